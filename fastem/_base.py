@@ -1,0 +1,103 @@
+"""The one EM driver shared by every fastem model.
+
+Modelled on scikit-learn's ``BaseMixture``: initialise, alternate E and M
+steps, record the objective after every iteration, stop on ``tol`` or
+``max_iter``, keep the best of ``n_init`` restarts, honour ``warm_start``, warn
+once when the kept run did not converge.
+
+A model supplies small hooks and never writes its own loop:
+
+``_initialize(data, random_state)``
+    set starting parameters;
+``_e_step(data)``
+    E-step at the current parameters; returns ``(log_likelihood, stats)``
+    where ``log_likelihood`` is the (weighted) data log-likelihood summed over
+    rows and ``stats`` the sufficient statistics for the M-step;
+``_log_param_prior()``
+    log-density (up to a constant) of the parameters under the model's prior,
+    0 for maximum likelihood;
+``_m_step(data, stats)``
+    set new parameters from ``stats`` (assigning fresh arrays, never
+    updating in place, so that saved parameters stay valid);
+``_get_parameters()`` / ``_set_parameters(params)``;
+``_has_latent(data)``
+    False when nothing is latent (a supervised fit: no iterations).
+
+The objective recorded is ``(log_likelihood + log_param_prior) / n_samples``:
+the quantity EM provably never decreases (the MAP objective when a prior is
+active). Because every iteration ends with the E-step at the new parameters,
+``lower_bound_`` is the objective of the returned model, and the final E-step
+that scikit-learn runs after the loop is the loop's last pass.
+"""
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+
+class EMMixin(BaseEstimator):
+    """EM fitting loop; subclasses provide the hooks listed in the module docstring.
+
+    Expects the parameters ``tol``, ``max_iter``, ``n_init``, ``random_state``,
+    ``verbose`` and optionally ``warm_start``.
+    """
+
+    def _objective(self, data):
+        log_likelihood, stats = self._e_step(data)
+        return (log_likelihood + self._log_param_prior()) / data.n_samples, stats
+
+    def _fit_em(self, data):
+        """Run EM on validated ``data`` (needs ``data.n_samples``); sets the
+        fitted attributes ``converged_``, ``n_iter_``, ``lower_bound_`` and
+        ``lower_bounds_``."""
+        random_state = check_random_state(self.random_state)
+        warm = bool(getattr(self, "warm_start", False)) and hasattr(self, "converged_")
+        n_init = 1 if warm else self.n_init
+        latent = self._has_latent(data)
+        max_iter = self.max_iter if latent else 0
+
+        best = None
+        for init in range(n_init):
+            if not warm:
+                self._initialize(data, random_state)
+            objective, stats = self._objective(data)
+            lower_bounds = []
+            converged = not latent
+            n_iter = 0
+            start = time.perf_counter()
+            if self.verbose and latent:
+                print(f"Initialization {init}: objective {objective:.8g}")
+            for n_iter in range(1, max_iter + 1):
+                previous = objective
+                self._m_step(data, stats)
+                objective, stats = self._objective(data)
+                lower_bounds.append(objective)
+                change = objective - previous
+                if self.verbose:
+                    print(f"  Iteration {n_iter:4d}  objective {objective:.10g}  change {change:.3e}"
+                          f"  {time.perf_counter() - start:.2f} s")
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            if self.verbose and latent:
+                state = "converged" if converged else "did not converge"
+                print(f"Initialization {init} {state} after {n_iter} iterations: objective {objective:.10g}")
+            if best is None or objective > best[0] or np.isnan(best[0]):
+                best = (objective, self._get_parameters(), n_iter, lower_bounds, converged)
+
+        objective, params, n_iter, lower_bounds, converged = best
+        self._set_parameters(params)
+        self.converged_ = converged
+        self.n_iter_ = n_iter
+        self.lower_bound_ = objective
+        self.lower_bounds_ = np.asarray(lower_bounds, dtype=np.float64)
+        if latent and not converged and max_iter > 0:
+            warnings.warn(
+                f"Best of {n_init} initialization(s) did not converge in max_iter={self.max_iter} "
+                f"iterations (tol={self.tol}); increase max_iter or tol, or check the data.",
+                ConvergenceWarning,
+            )
+        return self

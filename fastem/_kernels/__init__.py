@@ -1,0 +1,1 @@
+"""Numba kernels. Arrays and scalars in, arrays out; no Python objects."""

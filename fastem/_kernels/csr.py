@@ -1,0 +1,216 @@
+"""CSR row kernels for mixtures of multinomials (Naive Bayes and friends).
+
+Notation: ``X`` is a CSR matrix given by ``data``, ``indices``, ``indptr``
+(n_samples x n_features), ``log_prior`` has shape [K] and ``log_prob`` has shape
+[n_features, K], C-contiguous, so the K values of one word are adjacent and the
+inner loops over components are unit-stride (and vectorise).
+
+Each public kernel is a composition of three row helpers, written once:
+
+* ``_row_jll``: ``jll[k] = log_prior[k] + sum_p data[p] * log_prob[indices[p], k]``
+  (seed 000 eq. 9);
+* ``_row_posterior``: max-shifted log-sum-exp over an allowed component range
+  ``[lo, hi)``; responsibilities outside the range are 0;
+* ``_row_scatter``: ``counts[w, k] += weight * data[p] * resp[k]`` and
+  ``class_counts[k] += weight * resp[k]`` for ``k`` in ``[lo, hi)``.
+
+Rows are split into contiguous chunks balanced by non-zeros (``chunk_bounds``);
+one thread handles one chunk with its own accumulator, and the accumulators are
+added in chunk order, so a result depends on the number of chunks only through
+floating-point reassociation.
+
+Conventions shared by all kernels:
+
+* a stored zero (``data[p] == 0``) contributes nothing, even when the matching
+  ``log_prob`` is -inf (0 * -inf is taken as 0, the value for an absent word);
+* a row whose allowed jll values are all -inf has ``log p(x) = -inf`` and
+  uniform responsibilities over its allowed range (never NaN);
+* an empty row has ``jll = log_prior`` and so the prior as its posterior.
+
+Nothing here validates input: callers go through ``fastem._validation`` first,
+because Numba does not check bounds.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import JIT, PARALLEL_JIT
+
+
+def chunk_bounds(indptr, n_chunks):
+    """Split rows into at most ``n_chunks`` contiguous chunks of similar cost.
+
+    The cost of a row is its number of non-zeros plus one (the per-row work of
+    the log-sum-exp), so chunks of empty rows are balanced too.
+
+    Returns an int64 array ``b`` of length ``n_chunks + 1`` with chunk ``c``
+    covering rows ``b[c]:b[c+1]`` (chunks may be empty when rows are few).
+    """
+    n_rows = indptr.shape[0] - 1
+    n_chunks = max(1, int(n_chunks))
+    cost = np.asarray(indptr, dtype=np.int64) + np.arange(n_rows + 1, dtype=np.int64)
+    targets = np.linspace(0, cost[-1], n_chunks + 1)
+    bounds = np.searchsorted(cost, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, n_rows
+    return np.maximum.accumulate(bounds)
+
+
+@njit(**JIT)
+def _row_jll(data, indices, start, end, log_prior, log_prob, out):
+    n_components = out.shape[0]
+    for k in range(n_components):
+        out[k] = log_prior[k]
+    for p in range(start, end):
+        x = data[p]
+        if x == 0:
+            continue
+        w = indices[p]
+        for k in range(n_components):
+            out[k] += x * log_prob[w, k]
+
+
+@njit(**JIT)
+def _row_posterior(jll, lo, hi, resp):
+    """Write responsibilities of one row into ``resp`` (may alias ``jll``);
+    return ``log sum_{k in [lo, hi)} exp(jll[k])``."""
+    n_components = jll.shape[0]
+    top = -np.inf
+    for k in range(lo, hi):
+        if jll[k] > top:
+            top = jll[k]
+    if top == -np.inf:
+        share = 1.0 / (hi - lo)
+        for k in range(n_components):
+            resp[k] = share if lo <= k < hi else 0.0
+        return -np.inf
+    total = 0.0
+    for k in range(n_components):
+        if lo <= k < hi:
+            e = math.exp(jll[k] - top)
+            resp[k] = e
+            total += e
+        else:
+            resp[k] = 0.0
+    inv = 1.0 / total
+    for k in range(lo, hi):
+        resp[k] *= inv
+    return top + math.log(total)
+
+
+@njit(**JIT)
+def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_counts):
+    for k in range(lo, hi):
+        class_counts[k] += weight * resp[k]
+    for p in range(start, end):
+        xw = weight * data[p]
+        w = indices[p]
+        for k in range(lo, hi):
+            counts[w, k] += xw * resp[k]
+
+
+@njit(**PARALLEL_JIT)
+def _reduce_chunks(partial, out):
+    """``out = sum_c partial[c]``, chunks added in order, rows of ``out`` in parallel."""
+    n_chunks, n_features, n_components = partial.shape
+    for w in prange(n_features):
+        for k in range(n_components):
+            out[w, k] = partial[0, w, k]
+        for c in range(1, n_chunks):
+            for k in range(n_components):
+                out[w, k] += partial[c, w, k]
+
+
+@njit(**PARALLEL_JIT)
+def joint_log_likelihood(data, indices, indptr, log_prior, log_prob, bounds, out):
+    """``out[i, k] = log_prior[k] + sum_p data[p] * log_prob[indices[p], k]``."""
+    for c in prange(bounds.shape[0] - 1):
+        for i in range(bounds[c], bounds[c + 1]):
+            _row_jll(data, indices, indptr[i], indptr[i + 1], log_prior, log_prob, out[i])
+
+
+@njit(**PARALLEL_JIT)
+def log_posterior(jll, resp, log_norm):
+    """Stable row-wise softmax of ``jll`` into ``resp`` (may be ``jll`` itself)
+    and ``log_norm[i] = logsumexp(jll[i])``."""
+    n_components = jll.shape[1]
+    for i in prange(jll.shape[0]):
+        log_norm[i] = _row_posterior(jll[i], 0, n_components, resp[i])
+
+
+@njit(**PARALLEL_JIT)
+def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_counts):
+    """M-step sufficient statistics from a responsibility matrix.
+
+    ``counts[w, k] = sum_i weight[i] * X[i, w] * resp[i, k]`` and
+    ``class_counts[k] = sum_i weight[i] * resp[i, k]``; both are overwritten.
+    """
+    n_chunks = bounds.shape[0] - 1
+    n_features, n_components = counts.shape
+    partial = np.zeros((n_chunks, n_features, n_components))
+    partial_class = np.zeros((n_chunks, n_components))
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            if weight[i] != 0.0:
+                _row_scatter(data, indices, indptr[i], indptr[i + 1], weight[i], resp[i],
+                             0, n_components, partial[c], partial_class[c])
+    _reduce_chunks(partial, counts)
+    for k in range(n_components):
+        class_counts[k] = 0.0
+    for c in range(n_chunks):
+        for k in range(n_components):
+            class_counts[k] += partial_class[c, k]
+
+
+@njit(**PARALLEL_JIT)
+def em_pass(data, indices, indptr, weight, labels, label_bounds, log_prior, log_prob,
+            bounds, need_objective, counts, class_counts):
+    """One fused E+M pass: E-step at the given parameters, M-step statistics out.
+
+    Row ``i`` is free when ``labels[i] < 0`` (its responsibilities range over
+    all K components) and otherwise restricted to the components
+    ``label_bounds[labels[i]]:label_bounds[labels[i] + 1]`` (one component per
+    class gives the fixed one-hot row of semi-supervised EM). Rows with zero
+    weight are skipped entirely.
+
+    Overwrites ``counts`` [n_features, K] and ``class_counts`` [K] with the
+    weighted expected counts and returns the weighted log-likelihood
+    ``sum_i weight[i] * log p(x_i[, y_i])``. With ``need_objective`` False a
+    row restricted to a single component skips its log-likelihood (the
+    supervised count pass: ``log_prior`` and ``log_prob`` are then not read
+    for such rows) and the returned value is not meaningful.
+    No n_samples x K array is allocated.
+    """
+    n_chunks = bounds.shape[0] - 1
+    n_features, n_components = counts.shape
+    partial = np.zeros((n_chunks, n_features, n_components))
+    partial_class = np.zeros((n_chunks, n_components))
+    partial_obj = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        row = np.empty(n_components)
+        for i in range(bounds[c], bounds[c + 1]):
+            wi = weight[i]
+            if wi == 0.0:
+                continue
+            lo, hi = 0, n_components
+            if labels[i] >= 0:
+                lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
+            start, end = indptr[i], indptr[i + 1]
+            if hi - lo == 1 and not need_objective:
+                for k in range(n_components):
+                    row[k] = 0.0
+                row[lo] = 1.0
+            else:
+                _row_jll(data, indices, start, end, log_prior, log_prob, row)
+                partial_obj[c] += wi * _row_posterior(row, lo, hi, row)
+            _row_scatter(data, indices, start, end, wi, row, lo, hi,
+                         partial[c], partial_class[c])
+    _reduce_chunks(partial, counts)
+    total = 0.0
+    for k in range(n_components):
+        class_counts[k] = 0.0
+    for c in range(n_chunks):
+        total += partial_obj[c]
+        for k in range(n_components):
+            class_counts[k] += partial_class[c, k]
+    return total

@@ -1,0 +1,114 @@
+"""Slow, obvious reference implementations of the kernels in ``fastem._kernels.csr``.
+
+Written independently of the kernels: each row of the CSR matrix is turned into
+a dense float64 vector (duplicate entries summed, as the kernels do), and the
+maths is done with plain NumPy/SciPy on that vector. Clarity over speed.
+
+Semantics reproduced (see the docstring of ``fastem/_kernels/csr.py``):
+
+* a zero count contributes nothing to the joint log-likelihood, even where
+  ``log_prob`` is -inf (0 * -inf is taken as 0);
+* a row whose allowed jll values are all -inf has log-norm -inf and uniform
+  responsibilities over its allowed component range;
+* an empty row has ``jll = log_prior``;
+* ``em_pass`` restricts a labelled row (``labels[i] >= 0``) to components
+  ``label_bounds[labels[i]]:label_bounds[labels[i] + 1]``, skips rows with
+  weight 0 and returns ``sum_i weight_i * log p(x_i)``.
+"""
+import numpy as np
+from scipy.special import logsumexp
+
+
+def dense_rows(X):
+    """Dense float64 copy of the CSR matrix ``X``; duplicate entries are summed.
+
+    Built by hand with ``np.add.at`` so that it does not depend on whether
+    SciPy canonicalises the matrix (duplicates, unsorted indices).
+    """
+    n_rows, n_features = X.shape
+    dense = np.zeros((n_rows, n_features), dtype=np.float64)
+    indptr = np.asarray(X.indptr, dtype=np.int64)
+    row_of_entry = np.repeat(np.arange(n_rows), np.diff(indptr))
+    np.add.at(dense, (row_of_entry, np.asarray(X.indices, dtype=np.int64)),
+              np.asarray(X.data, dtype=np.float64))
+    return dense
+
+
+def _row_jll(x, log_prior, log_prob):
+    """jll of one dense row ``x``: log_prior + sum over the non-zero words."""
+    jll = np.array(log_prior, dtype=np.float64, copy=True)
+    for w in np.flatnonzero(x):
+        jll = jll + x[w] * log_prob[w]
+    return jll
+
+
+def _row_posterior(jll, lo, hi):
+    """Responsibilities and log-norm of one row restricted to ``[lo, hi)``."""
+    resp = np.zeros(len(jll), dtype=np.float64)
+    allowed = jll[lo:hi]
+    if np.all(allowed == -np.inf):
+        resp[lo:hi] = 1.0 / (hi - lo)
+        return resp, -np.inf
+    log_norm = logsumexp(allowed)
+    resp[lo:hi] = np.exp(allowed - log_norm)
+    return resp, log_norm
+
+
+def ref_joint_log_likelihood(X, log_prior, log_prob):
+    """``jll[i, k] = log_prior[k] + sum_w X[i, w] * log_prob[w, k]`` (0 * -inf = 0)."""
+    dense = dense_rows(X)
+    log_prob = np.asarray(log_prob, dtype=np.float64)
+    jll = np.empty((X.shape[0], len(log_prior)), dtype=np.float64)
+    for i in range(X.shape[0]):
+        jll[i] = _row_jll(dense[i], log_prior, log_prob)
+    return jll
+
+
+def ref_log_posterior(jll):
+    """Row-wise softmax over all components -> ``(resp, log_norm)``."""
+    jll = np.asarray(jll, dtype=np.float64)
+    n_rows, n_components = jll.shape
+    resp = np.zeros_like(jll)
+    log_norm = np.empty(n_rows, dtype=np.float64)
+    for i in range(n_rows):
+        resp[i], log_norm[i] = _row_posterior(jll[i], 0, n_components)
+    return resp, log_norm
+
+
+def ref_scatter_counts(X, resp, weight):
+    """``counts[w, k] = sum_i weight_i X[i, w] resp[i, k]``,
+    ``class_counts[k] = sum_i weight_i resp[i, k]``; rows with weight 0 are
+    ignored entirely (their ``resp`` may hold anything, even NaN)."""
+    dense = dense_rows(X)
+    resp = np.asarray(resp, dtype=np.float64)
+    counts = np.zeros((X.shape[1], resp.shape[1]), dtype=np.float64)
+    class_counts = np.zeros(resp.shape[1], dtype=np.float64)
+    for i in range(X.shape[0]):
+        if weight[i] == 0:
+            continue
+        counts += weight[i] * np.outer(dense[i], resp[i])
+        class_counts += weight[i] * resp[i]
+    return counts, class_counts
+
+
+def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob):
+    """One E+M pass -> ``(objective, counts, class_counts)``."""
+    dense = dense_rows(X)
+    log_prob = np.asarray(log_prob, dtype=np.float64)
+    n_features, n_components = log_prob.shape
+    counts = np.zeros((n_features, n_components), dtype=np.float64)
+    class_counts = np.zeros(n_components, dtype=np.float64)
+    objective = 0.0
+    for i in range(X.shape[0]):
+        if weight[i] == 0:
+            continue
+        if labels[i] < 0:
+            lo, hi = 0, n_components
+        else:
+            lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
+        jll = _row_jll(dense[i], log_prior, log_prob)
+        resp, log_norm = _row_posterior(jll, lo, hi)
+        objective += weight[i] * log_norm
+        counts += weight[i] * np.outer(dense[i], resp)
+        class_counts += weight[i] * resp
+    return objective, counts, class_counts
