@@ -274,13 +274,22 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             return
         labels = data.labels.copy()
         weight = data.weight
-        if self.init == "random":
+        if self.init == "random" or not covered.any():
             labels[free] = random_state.randint(n_classes, size=int(free.sum()))
-        elif covered.all():
-            weight = np.where(free, 0.0, weight)
         else:
+            # supervised NB on the labelled rows; a class without labelled rows
+            # is seeded by as many random unlabelled rows as an average
+            # labelled class has (a larger random share would make it a
+            # catch-all background class that absorbs every document)
+            weight = np.where(free, 0.0, weight)
             targets = np.flatnonzero(~covered)
-            labels[free] = targets[random_state.randint(targets.shape[0], size=int(free.sum()))]
+            if targets.size:
+                free_rows = np.flatnonzero(free)
+                per_class = max(1, int(round((~free).sum() / covered.sum())))
+                n_seed = min(free_rows.size, per_class * targets.size)
+                seeds = random_state.choice(free_rows, size=n_seed, replace=False)
+                labels[seeds] = np.resize(targets, n_seed)
+                weight[seeds] = data.weight[seeds]
         self._m_step(data, self._count_pass(data, labels, weight))
 
     def _e_step(self, data):

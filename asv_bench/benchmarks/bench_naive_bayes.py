@@ -1,0 +1,105 @@
+"""NaiveBayesEM fits and the fused EM pass on a seeded synthetic corpus.
+
+Fits run a fixed number of iterations (``tol=0``) so timings measure
+iterations, not convergence luck.
+"""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from fastem import NaiveBayesEM
+from fastem._kernels import csr as kernels
+
+from .common import corpus
+
+MAX_ITER = 10
+
+
+def _fit(X, y, n_classes, n_jobs=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return NaiveBayesEM(alpha=0.1, n_classes=n_classes, max_iter=MAX_ITER, tol=0.0,
+                            random_state=0, n_jobs=n_jobs).fit(X, y)
+
+
+class NaiveBayesEMFit:
+    params = ([5, 20], [1, 2])
+    param_names = ["n_classes", "n_jobs"]
+    timeout = 300
+
+    def setup(self, n_classes, n_jobs):
+        self.X, self.y, self.y_partial = corpus(n_classes=n_classes)
+        _fit(self.X[:200], self.y_partial[:200], n_classes)  # JIT warm-up
+
+    def time_fit_semi_supervised(self, n_classes, n_jobs):
+        _fit(self.X, self.y_partial, n_classes, n_jobs)
+
+    def time_fit_supervised(self, n_classes, n_jobs):
+        _fit(self.X, self.y, n_classes, n_jobs)
+
+    def peakmem_fit_semi_supervised(self, n_classes, n_jobs):
+        _fit(self.X, self.y_partial, n_classes, n_jobs)
+
+    def track_objective(self, n_classes, n_jobs):
+        return _fit(self.X, self.y_partial, n_classes, n_jobs).lower_bound_
+
+    def track_accuracy(self, n_classes, n_jobs):
+        return _fit(self.X, self.y_partial, n_classes, n_jobs).score(self.X, self.y)
+
+
+class Kernels:
+    params = [5, 20]
+    param_names = ["n_classes"]
+
+    def setup(self, n_classes):
+        X, _, y_partial = corpus(n_classes=n_classes)
+        rng = np.random.default_rng(0)
+        self.args = (X.data, X.indices, X.indptr)
+        self.log_prior = np.full(n_classes, -np.log(n_classes))
+        prob = rng.random((X.shape[1], n_classes)) + 0.1
+        self.log_prob = np.log(prob / prob.sum(axis=0))
+        self.bounds = kernels.chunk_bounds(X.indptr, 2)
+        self.weight = np.ones(X.shape[0])
+        self.labels = y_partial
+        self.label_bounds = np.arange(n_classes + 1, dtype=np.int64)
+        self.jll = np.empty((X.shape[0], n_classes))
+        self.resp = np.empty_like(self.jll)
+        self.log_norm = np.empty(X.shape[0])
+        self.counts = np.empty((X.shape[1], n_classes))
+        self.class_counts = np.empty(n_classes)
+        # compile (or load from cache) before timing; also fills jll and resp
+        self.time_joint_log_likelihood(n_classes)
+        self.time_log_posterior(n_classes)
+        self.time_scatter_counts(n_classes)
+        self.time_em_pass(n_classes)
+
+    def time_joint_log_likelihood(self, n_classes):
+        kernels.joint_log_likelihood(*self.args, self.log_prior, self.log_prob, self.bounds, self.jll)
+
+    def time_log_posterior(self, n_classes):
+        kernels.log_posterior(self.jll, self.resp, self.log_norm)
+
+    def time_scatter_counts(self, n_classes):
+        kernels.scatter_counts(*self.args, self.resp, self.weight, self.bounds, self.counts,
+                               self.class_counts)
+
+    def time_em_pass(self, n_classes):
+        kernels.em_pass(*self.args, self.weight, self.labels, self.label_bounds, self.log_prior,
+                        self.log_prob, self.bounds, True, self.counts, self.class_counts)
+
+
+class FirstCall:
+    """Import plus a first small fit in a fresh interpreter (JIT compile or cache load)."""
+    timeout = 300
+    number = 1
+    repeat = 3
+
+    def time_import_and_first_fit(self):
+        code = ("import numpy as np; from fastem import NaiveBayesEM; "
+                "from fastem.datasets import make_corpus; "
+                "X, y, _ = make_corpus(200, 50, 3, 20, random_state=0); y[20:] = -1; "
+                "NaiveBayesEM(max_iter=5).fit(X, y).predict(X)")
+        subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
