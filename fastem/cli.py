@@ -17,8 +17,9 @@ def _int_list(text):
     return values
 
 
-def demo(args, out=sys.stdout):
+def demo(args, out=None):
     """Supervised NB on a few labels versus NaiveBayesEM with the rest unlabelled."""
+    out = sys.stdout if out is None else out
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.naive_bayes import MultinomialNB
 
