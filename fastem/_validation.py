@@ -24,11 +24,18 @@ def _as_csr_arrays(X):
     if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
         raise TypeError(f"X must be a scipy.sparse matrix or a 2-D array, got {type(X).__name__}.")
     arr = np.asarray(X)
+    if arr.dtype.kind == "O":
+        try:  # an object array of numbers is fine; anything else is not
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"X must hold real numbers; converting the object array failed: {exc}") from exc
+    if arr.dtype.kind == "c":
+        raise ValueError("Complex data not supported; fastem needs non-negative real counts or weights.")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"X must hold real numbers, got an array of dtype {arr.dtype}.")
     if arr.ndim != 2:
         raise ValueError(
-            f"Expected a 2-D array, got an array with {arr.ndim} dimension(s); reshape your data "
+            f"Expected a 2-D array, got an array with {arr.ndim} dimension(s). Reshape your data "
             "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
         )
     X = sp.csr_matrix(arr)
@@ -62,7 +69,7 @@ def check_csr(X, *, n_features=None, estimator=None):
         )
 
     if data.dtype.kind == "c":
-        raise TypeError("X has complex values; fastem needs non-negative real counts or weights.")
+        raise ValueError("Complex data not supported; fastem needs non-negative real counts or weights.")
     if data.dtype.kind not in "biuf":
         raise TypeError(f"X must hold real numbers, got dtype {data.dtype}.")
     if data.dtype not in (np.float32, np.float64):
@@ -129,6 +136,10 @@ def check_labels(y, n_samples):
     """
     if y is None:
         return np.array([], dtype=np.int64), np.full(n_samples, -1, dtype=np.int64)
+    if not hasattr(y, "dtype"):
+        # keep a list's items as they are: np.asarray(["a", -1]) would turn
+        # the unlabelled marker -1 into the string "-1"
+        y = np.asarray(y, dtype=object)
     y = column_or_1d(y, warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(
@@ -142,6 +153,8 @@ def check_labels(y, n_samples):
         kinds = {isinstance(v, str) for v in observed}
         if len(kinds) > 1:
             raise TypeError("Labels mix strings and numbers; mark unlabelled rows with -1, NaN or None.")
+        # let NumPy infer the labels' own dtype (ints stay ints, strings strings)
+        observed = np.array(observed.tolist())
     check_classification_targets(observed)
     classes, observed_codes = np.unique(observed, return_inverse=True)
     codes = np.full(n_samples, -1, dtype=np.int64)

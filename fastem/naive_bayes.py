@@ -59,7 +59,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         figures; when some class has no labelled row this point is a fixed
         point of EM, so the word probabilities are then jittered at random
         (±10 %) to break the symmetry. ``'random'``: every unlabelled row is
-        assigned to a random class, then an M-step.
+        assigned to a random class, then an M-step. When nothing is latent
+        (every row labelled, or ``unlabeled_weight=0``) the fit is the
+        supervised one whatever ``init`` says.
     max_iter : int, default=100
         Maximum number of EM iterations per initialisation.
     tol : float, default=1e-4
@@ -192,6 +194,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         weight = _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64,
                                       ensure_non_negative=True)
         weight = np.where(labels < 0, weight * self.unlabeled_weight, weight)
+        if not np.any(weight > 0):
+            raise ValueError("Every row has zero weight, so there is nothing to fit: with no labelled "
+                             "rows unlabeled_weight must be > 0 (and sample_weight not all zero).")
 
         self.classes_ = classes
         self.n_features_in_ = n_features
@@ -209,7 +214,8 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         n_observed = observed.shape[0]
         if self.n_classes is None:
             if n_observed == 0:
-                raise ValueError("No row of y is labelled: set n_classes to the number of classes "
+                raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is "
+                                 "None or has no labelled row: set n_classes to the number of classes "
                                  "(mixture components) to fit without labels.")
             return observed
         if self.n_classes < n_observed:
@@ -262,7 +268,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         n_features, n_classes = data.X.shape[1], data.label_bounds.shape[0] - 1
         free = data.labels < 0
         covered = np.bincount(data.labels[~free], minlength=n_classes) > 0
-        if self.init == "uniform":
+        if self.init == "uniform" and self._has_latent(data):
             self._log_prior = (self._fixed_prior if self._fixed_prior is not None
                                else np.full(n_classes, -np.log(n_classes)))
             prob = np.ones((n_features, n_classes))
@@ -311,8 +317,10 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             log_prob[:, totals == 0] = -np.log(smoothed.shape[0])
             if self._fixed_prior is not None:
                 log_prior = self._fixed_prior
-            else:
+            elif class_counts.sum() > 0:
                 log_prior = np.log(class_counts) - np.log(class_counts.sum())
+            else:  # all weights underflowed: no information about the prior
+                log_prior = np.full(class_counts.shape[0], -np.log(class_counts.shape[0]))
         self._feature_count = counts
         self.class_count_ = class_counts
         self._log_prob = log_prob
@@ -372,7 +380,8 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         # a row impossible under every class has log p(x) = -inf; its
         # posterior is uniform (see score_samples), not NaN
         impossible = np.isneginf(log_norm)
-        jll -= log_norm[:, None]
+        with np.errstate(invalid="ignore"):
+            jll -= log_norm[:, None]
         jll[impossible] = -np.log(jll.shape[1])
         return jll
 
@@ -391,4 +400,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True
+        # a linear model of counts: scikit-learn's generic accuracy threshold is
+        # too strict for it, as for MultinomialNB
+        tags.classifier_tags.poor_score = True
         return tags
