@@ -5,6 +5,7 @@ Kernels import their decorator options from here and never spell ``fastmath=``
 themselves, so the whole library changes floating-point policy in one place.
 """
 from contextlib import contextmanager
+import os
 
 import numba
 import numpy as np
@@ -20,6 +21,11 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 JIT = dict(nogil=True, cache=True, fastmath=set(FASTMATH))
 #: options for kernels that split rows over threads
 PARALLEL_JIT = dict(JIT, parallel=True)
+
+#: Upper bound, in bytes, on the M-step accumulators a counting pass allocates
+#: beyond its output (one [n_features, K] float64 array per extra row chunk).
+#: Set FASTEM_ACCUMULATOR_BUDGET (bytes) to change it.
+ACCUMULATOR_BUDGET_BYTES = int(os.environ.get("FASTEM_ACCUMULATOR_BUDGET", 1 << 30))
 
 #: dtype of model parameters and accumulators. Input data may be float32 or
 #: float64; sums are always carried in float64.

@@ -32,10 +32,12 @@ because Numba does not check bounds.
 """
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT, PARALLEL_JIT
+from .._config import ACCUMULATOR_BUDGET_BYTES, JIT, PARALLEL_JIT
+from ._intrinsics import CACHE_LINE, PREFETCH_DISTANCE, prefetch_read, prefetch_write
 
 
 def chunk_bounds(indptr, n_chunks):
@@ -56,12 +58,49 @@ def chunk_bounds(indptr, n_chunks):
     return np.maximum.accumulate(bounds)
 
 
+def accumulator_chunks(n_features, n_components, n_threads=None,
+                       budget=None):
+    """How many row chunks a counting pass may use.
+
+    Each chunk beyond the first needs its own [n_features, K] float64
+    accumulator (the first one writes into the output). Their total is kept
+    within ``budget`` bytes (default ``fastem._config.ACCUMULATOR_BUDGET_BYTES``),
+    so the memory of the M-step does not grow with the thread count past that
+    bound; a machine with more threads than the budget allows runs the
+    counting pass on fewer chunks.
+    """
+    n_threads = numba.get_num_threads() if n_threads is None else n_threads
+    budget = ACCUMULATOR_BUDGET_BYTES if budget is None else budget
+    per_copy = max(1, n_features * n_components * 8)
+    return int(max(1, min(n_threads, 1 + budget // per_copy)))
+
+
+@njit(**JIT)
+def _prefetch_row(table, w, write):
+    """Request every cache line of ``table[w, :]``."""
+    n_columns = table.shape[1]
+    step = max(1, CACHE_LINE // table.itemsize)
+    for k in range(0, n_columns, step):
+        if write:
+            prefetch_write(table, w, k)
+        else:
+            prefetch_read(table, w, k)
+    if n_columns > 0:  # a row that starts mid-line ends in one more line
+        if write:
+            prefetch_write(table, w, n_columns - 1)
+        else:
+            prefetch_read(table, w, n_columns - 1)
+
+
 @njit(**JIT)
 def _row_jll(data, indices, start, end, log_prior, log_prob, out):
     n_components = out.shape[0]
+    nnz = indices.shape[0]
     for k in range(n_components):
         out[k] = log_prior[k]
     for p in range(start, end):
+        if p + PREFETCH_DISTANCE < nnz:
+            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], False)
         x = data[p]
         if x == 0:
             continue
@@ -100,9 +139,12 @@ def _row_posterior(jll, lo, hi, resp):
 
 @njit(**JIT)
 def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_counts):
+    nnz = indices.shape[0]
     for k in range(lo, hi):
         class_counts[k] += weight * resp[k]
     for p in range(start, end):
+        if p + PREFETCH_DISTANCE < nnz:
+            _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], True)
         xw = weight * data[p]
         w = indices[p]
         for k in range(lo, hi):
@@ -110,15 +152,28 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
 
 
 @njit(**PARALLEL_JIT)
-def _reduce_chunks(partial, out):
-    """``out = sum_c partial[c]``, chunks added in order, rows of ``out`` in parallel."""
-    n_chunks, n_features, n_components = partial.shape
+def _add_chunks(extra, counts):
+    """``counts += extra[0] + extra[1] + ...`` in that order, rows in parallel."""
+    n_extra, n_features, n_components = extra.shape
+    if n_extra == 0:
+        return
     for w in prange(n_features):
-        for k in range(n_components):
-            out[w, k] = partial[0, w, k]
-        for c in range(1, n_chunks):
+        for c in range(n_extra):
             for k in range(n_components):
-                out[w, k] += partial[c, w, k]
+                counts[w, k] += extra[c, w, k]
+
+
+@njit(**JIT)
+def _sum_chunks(partial_class, partial_obj, class_counts):
+    """Chunk totals of class counts and objective, added in chunk order."""
+    total = 0.0
+    for k in range(class_counts.shape[0]):
+        class_counts[k] = 0.0
+    for c in range(partial_class.shape[0]):
+        total += partial_obj[c]
+        for k in range(class_counts.shape[0]):
+            class_counts[k] += partial_class[c, k]
+    return total
 
 
 @njit(**PARALLEL_JIT)
@@ -144,22 +199,52 @@ def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_co
 
     ``counts[w, k] = sum_i weight[i] * X[i, w] * resp[i, k]`` and
     ``class_counts[k] = sum_i weight[i] * resp[i, k]``; both are overwritten.
+    Chunk 0 accumulates straight into ``counts``; every further chunk has its
+    own [n_features, K] accumulator (see ``accumulator_chunks``).
     """
     n_chunks = bounds.shape[0] - 1
     n_features, n_components = counts.shape
-    partial = np.zeros((n_chunks, n_features, n_components))
+    counts[:] = 0.0
+    extra = np.zeros((n_chunks - 1, n_features, n_components))
     partial_class = np.zeros((n_chunks, n_components))
     for c in prange(n_chunks):
+        acc = counts if c == 0 else extra[c - 1]
         for i in range(bounds[c], bounds[c + 1]):
             if weight[i] != 0.0:
                 _row_scatter(data, indices, indptr[i], indptr[i + 1], weight[i], resp[i],
-                             0, n_components, partial[c], partial_class[c])
-    _reduce_chunks(partial, counts)
-    for k in range(n_components):
-        class_counts[k] = 0.0
-    for c in range(n_chunks):
-        for k in range(n_components):
-            class_counts[k] += partial_class[c, k]
+                             0, n_components, acc, partial_class[c])
+    _add_chunks(extra, counts)
+    _sum_chunks(partial_class, np.zeros(n_chunks), class_counts)
+
+
+@njit(**JIT)
+def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log_prob,
+             first, last, need_objective, counts, class_counts):
+    """E-step and M-step counts of rows ``first:last``; returns their objective."""
+    n_components = counts.shape[1]
+    row = np.empty(n_components)
+    objective = 0.0
+    for i in range(first, last):
+        wi = weight[i]
+        if wi == 0.0:
+            continue
+        start, end = indptr[i], indptr[i + 1]
+        if labels[i] < 0:
+            # the common case, with a constant component range so that the
+            # loops over components vectorise
+            _row_jll(data, indices, start, end, log_prior, log_prob, row)
+            objective += wi * _row_posterior(row, 0, n_components, row)
+            _row_scatter(data, indices, start, end, wi, row, 0, n_components, counts, class_counts)
+            continue
+        lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
+        if hi - lo == 1 and not need_objective:
+            row[:] = 0.0
+            row[lo] = 1.0
+        else:
+            _row_jll(data, indices, start, end, log_prior, log_prob, row)
+            objective += wi * _row_posterior(row, lo, hi, row)
+        _row_scatter(data, indices, start, end, wi, row, lo, hi, counts, class_counts)
+    return objective
 
 
 @njit(**PARALLEL_JIT)
@@ -179,38 +264,21 @@ def em_pass(data, indices, indptr, weight, labels, label_bounds, log_prior, log_
     row restricted to a single component skips its log-likelihood (the
     supervised count pass: ``log_prior`` and ``log_prob`` are then not read
     for such rows) and the returned value is not meaningful.
-    No n_samples x K array is allocated.
+
+    Memory: no n_samples x K array; chunk 0 accumulates into ``counts`` and
+    each further chunk into its own [n_features, K] array
+    (see ``accumulator_chunks`` for the bound).
     """
     n_chunks = bounds.shape[0] - 1
     n_features, n_components = counts.shape
-    partial = np.zeros((n_chunks, n_features, n_components))
+    counts[:] = 0.0
+    extra = np.zeros((n_chunks - 1, n_features, n_components))
     partial_class = np.zeros((n_chunks, n_components))
     partial_obj = np.zeros(n_chunks)
     for c in prange(n_chunks):
-        row = np.empty(n_components)
-        for i in range(bounds[c], bounds[c + 1]):
-            wi = weight[i]
-            if wi == 0.0:
-                continue
-            lo, hi = 0, n_components
-            if labels[i] >= 0:
-                lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
-            start, end = indptr[i], indptr[i + 1]
-            if hi - lo == 1 and not need_objective:
-                for k in range(n_components):
-                    row[k] = 0.0
-                row[lo] = 1.0
-            else:
-                _row_jll(data, indices, start, end, log_prior, log_prob, row)
-                partial_obj[c] += wi * _row_posterior(row, lo, hi, row)
-            _row_scatter(data, indices, start, end, wi, row, lo, hi,
-                         partial[c], partial_class[c])
-    _reduce_chunks(partial, counts)
-    total = 0.0
-    for k in range(n_components):
-        class_counts[k] = 0.0
-    for c in range(n_chunks):
-        total += partial_obj[c]
-        for k in range(n_components):
-            class_counts[k] += partial_class[c, k]
-    return total
+        acc = counts if c == 0 else extra[c - 1]
+        partial_obj[c] = _em_rows(data, indices, indptr, weight, labels, label_bounds,
+                                  log_prior, log_prob, bounds[c], bounds[c + 1],
+                                  need_objective, acc, partial_class[c])
+    _add_chunks(extra, counts)
+    return _sum_chunks(partial_class, partial_obj, class_counts)
