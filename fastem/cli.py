@@ -71,6 +71,19 @@ def demo(args, out=None):
     return 0
 
 
+def bench(args, out=None):
+    """Time one EM iteration and a supervised fit against plain SciPy and
+    scikit-learn in one process, on a seeded synthetic corpus."""
+    from .bench import run
+
+    if args.repeat < 1 or args.nnz < 1:
+        raise SystemExit("fastem bench: error: --repeat and --nnz must be at least 1")
+    run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
+        n_components=args.n_components, n_threads=-1 if args.threads is None else args.threads,
+        repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastem", description="Fast EM on sparse data.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -89,6 +102,20 @@ def build_parser():
     p.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.set_defaults(func=demo)
+
+    p = sub.add_parser("bench", help="time fastem against SciPy and scikit-learn on a seeded corpus",
+                       description=bench.__doc__)
+    p.add_argument("--n-samples", type=int, default=100_000, help="documents (default 100000)")
+    p.add_argument("--n-features", type=int, default=100_000, help="vocabulary size (default 100000)")
+    p.add_argument("--nnz", type=int, default=9_000_000, help="approximate non-zeros (default 9000000)")
+    p.add_argument("-k", "--n-components", type=_int_list, default=[2, 5, 16, 20, 50, 100],
+                   help="comma-separated numbers of components (default 2,5,16,20,50,100)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="Numba threads (default: all of them)")
+    p.add_argument("--repeat", type=int, default=3, help="timings per case, best kept (default 3)")
+    p.add_argument("--alpha", type=float, default=0.01, help="smoothing (default 0.01)")
+    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.set_defaults(func=bench)
     return parser
 
 

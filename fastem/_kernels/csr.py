@@ -110,6 +110,17 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
 
 
 @njit(**JIT)
+def _row_jll_one(data, indices, start, end, log_prior, log_prob, k):
+    """``_row_jll`` for the single component ``k``."""
+    total = log_prior[k]
+    for p in range(start, end):
+        x = data[p]
+        if x != 0:
+            total += x * log_prob[indices[p], k]
+    return total
+
+
+@njit(**JIT)
 def _row_posterior(jll, lo, hi, resp):
     """Write responsibilities of one row into ``resp`` (may alias ``jll``);
     return ``log sum_{k in [lo, hi)} exp(jll[k])``."""
@@ -237,7 +248,11 @@ def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log
             _row_scatter(data, indices, start, end, wi, row, 0, n_components, counts, class_counts)
             continue
         lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
-        if hi - lo == 1 and not need_objective:
+        if hi - lo == 1:
+            # a fixed one-hot row (a labelled row of Naive Bayes): its
+            # log-likelihood needs one component, not K
+            if need_objective:
+                objective += wi * _row_jll_one(data, indices, start, end, log_prior, log_prob, lo)
             row[:] = 0.0
             row[lo] = 1.0
         else:
@@ -260,10 +275,11 @@ def em_pass(data, indices, indptr, weight, labels, label_bounds, log_prior, log_
 
     Overwrites ``counts`` [n_features, K] and ``class_counts`` [K] with the
     weighted expected counts and returns the weighted log-likelihood
-    ``sum_i weight[i] * log p(x_i[, y_i])``. With ``need_objective`` False a
-    row restricted to a single component skips its log-likelihood (the
-    supervised count pass: ``log_prior`` and ``log_prob`` are then not read
-    for such rows) and the returned value is not meaningful.
+    ``sum_i weight[i] * log p(x_i[, y_i])``. A row restricted to a single
+    component needs only that component's log-likelihood; with
+    ``need_objective`` False it skips even that (the supervised count pass:
+    ``log_prior`` and ``log_prob`` are then not read for such rows) and the
+    returned value is not meaningful.
 
     Memory: no n_samples x K array; chunk 0 accumulates into ``counts`` and
     each further chunk into its own [n_features, K] array

@@ -1,0 +1,176 @@
+"""``fastem bench``: fastem against plain SciPy and scikit-learn, in one process.
+
+Every case runs fastem and its baseline on the same seeded corpus, takes the
+best of ``repeat`` timings of each, checks that both computed the same thing
+and prints one row: case, fastem seconds, baseline seconds, ratio (baseline /
+fastem), maximum relative difference, and the peak memory fastem added while
+running the case.
+"""
+import time
+import warnings
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+
+from ._config import threads
+from .datasets import make_corpus
+
+
+def _peak_rss_mb(fn):
+    """Run ``fn``; return (result, peak resident memory it added in MiB or None).
+
+    Uses Linux's resettable high-water mark (/proc/self/clear_refs), which also
+    sees memory Numba allocates outside Python's allocators.
+    """
+    def read(field):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024.0
+        return None
+
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        before = read("VmRSS:")
+    except OSError:
+        return fn(), None
+    result = fn()
+    peak = read("VmHWM:")
+    return result, (None if peak is None or before is None else max(0.0, peak - before))
+
+
+def _best_time(fn, repeat):
+    best, result = np.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def _rel_diff(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+        return np.inf
+    scale = np.maximum(np.abs(b[finite]), 1e-300)
+    return float(np.max(np.abs(a[finite] - b[finite]) / scale)) if finite.any() else 0.0
+
+
+def make_bench_corpus(n_samples, n_features, nnz, n_classes=20, random_state=0):
+    """A make_corpus corpus with about ``nnz`` stored entries.
+
+    The mean document length is calibrated on a small sample so that the
+    number of distinct words per document gives the requested non-zeros.
+    """
+    per_doc = nnz / n_samples
+    sample = min(n_samples, 2000)
+    length = per_doc
+    for _ in range(3):  # distinct words grow sub-linearly with length
+        X, _, _ = make_corpus(sample, n_features, n_classes, length, random_state=random_state)
+        length *= per_doc / max(X.nnz / sample, 1e-9)
+    return make_corpus(n_samples, n_features, n_classes, length, random_state=random_state)
+
+
+def scipy_em_iteration(X, log_prior, log_prob, alpha):
+    """One EM iteration of a mixture of multinomials with plain SciPy.
+
+    ``jll = X @ log_prob + log_prior``, ``logsumexp`` over rows, ``resp``,
+    ``counts = X.T @ resp``, normalise. Returns (objective, log_prior, log_prob).
+    """
+    jll = X @ log_prob + log_prior
+    lse = logsumexp(jll, axis=1)
+    resp = np.exp(jll - lse[:, None])
+    counts = X.T @ resp
+    class_counts = resp.sum(axis=0)
+    objective = lse.sum() + alpha * log_prob.sum()
+    smoothed = counts + alpha
+    new_log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=0))
+    new_log_prior = np.log(class_counts) - np.log(class_counts.sum())
+    return objective, new_log_prior, new_log_prob
+
+
+def _fastem_iteration_runner(X, log_prior, log_prob, alpha):
+    """A NaiveBayesEM prepared for unsupervised EM, and one E+M iteration of it."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .naive_bayes import NaiveBayesEM
+
+    n_classes = log_prior.shape[0]
+    model = NaiveBayesEM(alpha=alpha, n_classes=n_classes, max_iter=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    data, _ = model._prepare_fit(X, None, None, numba.get_num_threads())
+
+    def iteration():
+        model._log_prior, model._log_prob = log_prior, log_prob
+        log_likelihood, stats = model._e_step(data)
+        objective = log_likelihood + model._log_param_prior()
+        model._m_step(data, stats)
+        return objective, model._log_prior, model._log_prob
+
+    return iteration
+
+
+def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5, 16, 20, 50, 100),
+        n_threads=2, repeat=3, alpha=0.01, random_state=0, out=None):
+    """Run the benchmark cases and print the table. Returns the rows."""
+    import sys
+
+    from sklearn.naive_bayes import MultinomialNB
+
+    from . import NaiveBayesEM
+
+    out = sys.stdout if out is None else out
+    start = time.perf_counter()
+    X, y, _ = make_bench_corpus(n_samples, n_features, nnz, random_state=random_state)
+    X = sp.csr_matrix(X)
+    input_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+    with threads(n_threads) as n_used:
+        pass
+    print(f"corpus: {X.shape[0]} x {X.shape[1]}, {X.nnz} non-zeros ({input_mb:.0f} MiB as CSR), "
+          f"made in {time.perf_counter() - start:.1f} s; threads={n_used}, best of {repeat}", file=out)
+    rows = []
+    header = (f"{'case':<34} {'fastem s':>9} {'baseline s':>10} {'ratio':>7} {'max rel diff':>12} "
+              f"{'peak MiB':>9}  baseline")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+
+    def emit(case, t_fast, t_base, diff, peak, baseline):
+        ratio = t_base / t_fast if t_fast > 0 else np.inf
+        peak_text = "n/a" if peak is None else f"{peak:.0f}"
+        rows.append(dict(case=case, fastem=t_fast, baseline=t_base, ratio=ratio, diff=diff,
+                         peak_mb=peak, baseline_name=baseline))
+        print(f"{case:<34} {t_fast:>9.4f} {t_base:>10.4f} {ratio:>7.2f} {diff:>12.1e} {peak_text:>9}  "
+              f"{baseline}", file=out, flush=True)
+
+    t_read, _ = _best_time(lambda: float(X.data.sum()) + float(X.indices.sum()), repeat)
+    emit("read CSR data+indices once", t_read, t_read, 0.0, None, "itself")
+
+    rng = np.random.default_rng(random_state)
+    with threads(n_threads):
+        for k in n_components:
+            log_prob = np.log(rng.dirichlet(np.ones(n_features), size=k).T.copy())
+            log_prior = np.full(k, -np.log(k))
+            iteration = _fastem_iteration_runner(X, log_prior, log_prob, alpha)
+            iteration()  # compile / warm caches
+            (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(iteration, repeat))
+            t_base, base = _best_time(lambda: scipy_em_iteration(X, log_prior, log_prob, alpha), repeat)
+            diff = max(_rel_diff(fast[0], base[0]), _rel_diff(fast[1], base[1]),
+                       _rel_diff(fast[2], base[2]))
+            emit(f"EM iteration K={k} ({t_fast / X.nnz * 1e9:.1f} ns/nnz)", t_fast, t_base, diff, peak,
+                 "SciPy X@logp, logsumexp, X.T@resp")
+        n_classes = int(y.max()) + 1
+        NaiveBayesEM().fit(X[:100], y[:100])
+        (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(lambda: NaiveBayesEM(alpha=alpha).fit(X, y), repeat))
+        t_base, base = _best_time(lambda: MultinomialNB(alpha=alpha).fit(X, y), repeat)
+        diff = max(_rel_diff(fast.feature_log_prob_, base.feature_log_prob_),
+                   _rel_diff(fast.class_log_prior_, base.class_log_prior_))
+        emit(f"supervised fit K={n_classes}", t_fast, t_base, diff, peak, "sklearn MultinomialNB.fit")
+    print(f"ratio = baseline s / fastem s; peak MiB = resident memory fastem added (input CSR: "
+          f"{input_mb:.0f} MiB)", file=out)
+    return rows

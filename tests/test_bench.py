@@ -1,0 +1,60 @@
+"""The benchmark command computes the same numbers as its baselines (no timing
+is asserted: speed is reported by ``fastem bench`` and asv, not tested)."""
+import io
+
+import numpy as np
+import pytest
+
+import fastem._kernels.csr as csr
+from fastem import NaiveBayesEM
+from fastem.bench import make_bench_corpus, run
+from fastem.cli import main
+from fastem.datasets import make_corpus
+
+
+def test_bench_cases_agree_with_their_baselines():
+    out = io.StringIO()
+    rows = run(n_samples=600, n_features=300, nnz=12000, n_components=(3, 7), n_threads=2,
+               repeat=1, out=out)
+    assert [r["case"].split(" (")[0] for r in rows] == [
+        "read CSR data+indices once", "EM iteration K=3", "EM iteration K=7", "supervised fit K=20"]
+    for row in rows[1:]:
+        assert row["diff"] < 1e-9, row
+        assert row["fastem"] > 0 and row["baseline"] > 0
+    text = out.getvalue()
+    assert "ratio" in text and "EM iteration K=7" in text
+
+
+def test_bench_corpus_hits_the_requested_nnz():
+    X, _, _ = make_bench_corpus(2000, 500, 40000, random_state=0)
+    assert abs(X.nnz - 40000) / 40000 < 0.1
+
+
+def test_bench_command_line(capsys):
+    assert main(["bench", "--n-samples", "300", "--n-features", "100", "--nnz", "3000",
+                 "-k", "2", "--threads", "1", "--repeat", "1"]) == 0
+    assert "EM iteration K=2" in capsys.readouterr().out
+
+
+def test_accumulator_chunks_respects_the_budget():
+    per_copy = 1000 * 10 * 8
+    assert csr.accumulator_chunks(1000, 10, n_threads=64, budget=3 * per_copy) == 4
+    assert csr.accumulator_chunks(1000, 10, n_threads=2, budget=3 * per_copy) == 2
+    assert csr.accumulator_chunks(1000, 10, n_threads=64, budget=0) == 1
+    assert csr.accumulator_chunks(1000, 10, n_threads=1, budget=10**12) == 1
+
+
+def test_fit_under_a_tiny_accumulator_budget_gives_the_same_model(monkeypatch):
+    # With no budget for extra accumulators the counting pass uses one chunk;
+    # the model is the same up to floating-point reassociation.
+    X, y, _ = make_corpus(400, 80, 3, 30, random_state=0)
+    y[40:] = -1
+    reference = NaiveBayesEM(n_jobs=2, max_iter=5, tol=0).fit(X, y)
+    monkeypatch.setattr(csr, "ACCUMULATOR_BUDGET_BYTES", 0)
+    requested = []
+    original = csr.chunk_bounds
+    monkeypatch.setattr(csr, "chunk_bounds", lambda indptr, n: requested.append(n) or original(indptr, n))
+    model = NaiveBayesEM(n_jobs=2, max_iter=5, tol=0).fit(X, y)
+    assert requested == [1]
+    np.testing.assert_allclose(model.feature_log_prob_, reference.feature_log_prob_, rtol=1e-12)
+    np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-12)
