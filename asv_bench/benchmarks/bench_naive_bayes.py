@@ -51,7 +51,7 @@ class NaiveBayesEMFit:
 
 
 class Kernels:
-    params = [5, 20]
+    params = [2, 5, 20, 50]
     param_names = ["n_classes"]
 
     def setup(self, n_classes):
@@ -61,7 +61,7 @@ class Kernels:
         self.log_prior = np.full(n_classes, -np.log(n_classes))
         prob = rng.random((X.shape[1], n_classes)) + 0.1
         self.log_prob = np.log(prob / prob.sum(axis=0))
-        self.bounds = kernels.chunk_bounds(X.indptr, 2)
+        self.bounds = kernels.chunk_bounds(X.indptr, kernels.accumulator_chunks(X.shape[1], n_classes))
         self.weight = np.ones(X.shape[0])
         self.labels = y_partial
         self.label_bounds = np.arange(n_classes + 1, dtype=np.int64)
