@@ -11,6 +11,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._base import EMMixin
 from ._config import PARAM_DTYPE, threads
 from ._kernels import csr as kernels
+from ._multinomial import multinomial_log_prob
 from ._validation import check_csr, check_labels
 
 # Everything the EM passes need, validated once per fit.
@@ -178,6 +179,18 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self : NaiveBayesEM
         """
         self._validate_params()
+        with threads(self.n_jobs) as n_threads:
+            data, observed = self._prepare_fit(X, y, sample_weight, n_threads)
+            self._fit_em(data)
+        n_classes = self.classes_.shape[0]
+        if observed.size == 0 and n_classes > 1 and np.ptp(self._log_prob, axis=1).max() == 0:
+            warnings.warn("All components are identical after fitting: EM found no structure to "
+                          "separate (try init='random', a larger n_init, or check X).", UserWarning)
+        return self
+
+    def _prepare_fit(self, X, y, sample_weight, n_threads):
+        """Validate the fit's input once; set classes_ and n_features_in_ and
+        return the arrays every EM pass uses, and the observed labels."""
         if not (self.warm_start and hasattr(self, "converged_")):
             # a fresh fit forgets the previous one (n_features may change)
             self.__dict__.pop("n_features_in_", None)
@@ -201,14 +214,10 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self.classes_ = classes
         self.n_features_in_ = n_features
         self._fixed_prior = fixed_prior
-        with threads(self.n_jobs) as n_threads:
-            data = _Data(X, kernels.chunk_bounds(X.indptr, n_threads), weight, labels,
-                         np.arange(n_classes + 1, dtype=np.int64), n_samples)
-            self._fit_em(data)
-        if observed.size == 0 and n_classes > 1 and np.ptp(self._log_prob, axis=1).max() == 0:
-            warnings.warn("All components are identical after fitting: EM found no structure to "
-                          "separate (try init='random', a larger n_init, or check X).", UserWarning)
-        return self
+        n_chunks = kernels.accumulator_chunks(n_features, n_classes, n_threads)
+        data = _Data(X, kernels.chunk_bounds(X.indptr, n_chunks), weight, labels,
+                     np.arange(n_classes + 1, dtype=np.int64), n_samples)
+        return data, observed
 
     def _resolve_classes(self, observed):
         n_observed = observed.shape[0]
@@ -309,12 +318,8 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
 
     def _m_step(self, data, stats):
         counts, class_counts = stats
-        smoothed = counts + self.alpha
-        totals = smoothed.sum(axis=0)
+        log_prob = multinomial_log_prob(counts, self.alpha)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_prob = np.log(smoothed) - np.log(totals)
-            # a class with no mass and alpha=0 has no data to say anything: uniform
-            log_prob[:, totals == 0] = -np.log(smoothed.shape[0])
             if self._fixed_prior is not None:
                 log_prior = self._fixed_prior
             elif class_counts.sum() > 0:

@@ -112,3 +112,56 @@ def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob):
         counts += weight[i] * np.outer(dense[i], resp)
         class_counts += weight[i] * resp
     return objective, counts, class_counts
+
+
+# ==========================================================================
+# Bernoulli mixtures (fastem.mixture.BernoulliMixture)
+# ==========================================================================
+# Presence/absence semantics: an entry of X is present when its value (the
+# sum of its stored duplicates, all >= 0) is non-zero; stored zeros are
+# absent. Parameters are in the public layout: ``weights`` [K] and ``means``
+# [K, n_features]. Everything is computed densely from the full Bernoulli
+# formula ``x log μ + (1 - x) log(1 - μ)``, not from the sparse log-odds form
+# the estimator uses.
+
+def dense_presence(X):
+    """Dense float64 0/1 matrix: 1 where the (duplicate-summed) entry is non-zero."""
+    return (dense_rows(X) != 0).astype(np.float64)
+
+
+def ref_bernoulli_joint_log_likelihood(X, weights, means):
+    """``jll[n, k] = log π_k + Σ_i [x_ni log μ_ki + (1 - x_ni) log(1 - μ_ki)]``."""
+    x = dense_presence(X)
+    means = np.asarray(means, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    jll = np.empty((x.shape[0], means.shape[0]), dtype=np.float64)
+    for n in range(x.shape[0]):
+        for k in range(means.shape[0]):
+            jll[n, k] = log_weights[k] + np.sum(x[n] * np.log(means[k])
+                                                + (1.0 - x[n]) * np.log(1.0 - means[k]))
+    return jll
+
+
+def ref_bernoulli_em_pass(X, weights, means):
+    """E-step and M-step statistics -> ``(log_likelihood, counts, class_counts)``
+    with ``counts[i, k] = Σ_n γ_nk x_ni`` and ``class_counts[k] = Σ_n γ_nk``."""
+    resp, log_norm = ref_log_posterior(ref_bernoulli_joint_log_likelihood(X, weights, means))
+    x = dense_presence(X)
+    return log_norm.sum(), x.T @ resp, resp.sum(axis=0)
+
+
+def ref_bernoulli_map_objective(X, weights, means, a, b, concentration):
+    """Per-sample MAP objective: ``[Σ_n log p(x_n) + Σ (a-1) log μ + (b-1) log(1-μ)
+    + Σ_k (α_k - 1) log π_k] / N``; a term whose coefficient is 0 counts as 0
+    (an empty component with α_k = 1 has π_k = 0)."""
+    _, log_norm = ref_log_posterior(ref_bernoulli_joint_log_likelihood(X, weights, means))
+    means = np.asarray(means, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    concentration = np.broadcast_to(np.asarray(concentration, dtype=np.float64), weights.shape)
+    total = log_norm.sum()
+    total += (a - 1.0) * np.log(means).sum() + (b - 1.0) * np.log(1.0 - means).sum()
+    for k in range(weights.shape[0]):
+        if concentration[k] != 1.0:
+            total += (concentration[k] - 1.0) * np.log(weights[k])
+    return total / X.shape[0]
