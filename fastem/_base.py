@@ -29,13 +29,18 @@ active). Because every iteration ends with the E-step at the new parameters,
 ``lower_bound_`` is the objective of the returned model, and the final E-step
 that scikit-learn runs after the loop is the loop's last pass.
 """
+from collections import namedtuple
 import time
 import warnings
 
+import numba
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+
+from ._config import PARAM_DTYPE
+from ._kernels import csr as kernels
 
 
 class EMMixin(BaseEstimator):
@@ -101,3 +106,79 @@ class EMMixin(BaseEstimator):
                 ConvergenceWarning,
             )
         return self
+
+
+# ---------------------------------------------------------------------------
+# The passes over a CSR matrix that every model of multinomial shape shares
+# (Naive Bayes, the mixture of multinomials, and the Bernoulli mixture on its
+# presence pattern): validated arrays in, kernel calls, arrays out.
+# ---------------------------------------------------------------------------
+
+#: Everything the EM passes of one fit need, validated once per fit: the CSR
+#: arrays, the row chunks, per-row weights, per-row labels (-1 = free) and the
+#: component range of each label.
+EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples"])
+
+
+def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bounds=None):
+    """:class:`EMData` for a validated CSR ``X``; by default every row is free
+    with weight 1 and each label is one component. Rows are split into as many
+    chunks as threads, within the accumulator memory budget."""
+    n_samples, n_features = X.shape
+    n_chunks = kernels.accumulator_chunks(n_features, n_components, n_threads)
+    if weight is None:
+        weight = np.ones(n_samples, dtype=PARAM_DTYPE)
+    if labels is None:
+        labels = np.full(n_samples, -1, dtype=np.int64)
+    if label_bounds is None:
+        label_bounds = np.arange(n_components + 1, dtype=np.int64)
+    return EMData(X, kernels.chunk_bounds(X.indptr, n_chunks), weight, labels, label_bounds,
+                  n_samples)
+
+
+def expected_counts(data, log_prior, log_prob):
+    """One fused E+M pass at the parameters ``(log_prior [K], log_prob [n_features, K])``.
+
+    Returns ``(log_likelihood, (counts [n_features, K], class_counts [K]))``:
+    the weighted log-likelihood and the expected counts of the M-step.
+    """
+    counts = np.empty(log_prob.shape, dtype=PARAM_DTYPE)
+    class_counts = np.empty(log_prob.shape[1], dtype=PARAM_DTYPE)
+    log_likelihood = kernels.em_pass(*data.X[:3], data.weight, data.labels, data.label_bounds,
+                                     log_prior, log_prob, data.bounds, True, counts, class_counts)
+    return log_likelihood, (counts, class_counts)
+
+
+def assignment_counts(data, components, n_components):
+    """Counts of a hard assignment of rows to components (no E-step needed).
+
+    ``components[i]`` is row i's component, or -1 to leave the row out.
+    Returns ``(counts [n_features, K], class_counts [K])`` with the rows'
+    weights.
+    """
+    n_features = data.X.shape[1]
+    counts = np.empty((n_features, n_components), dtype=PARAM_DTYPE)
+    class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
+    weight = np.where(components < 0, 0.0, data.weight)
+    # every weighted row has a single allowed component and need_objective is
+    # False, so the kernel never reads the placeholder parameters
+    kernels.em_pass(*data.X[:3], weight, components.astype(np.int64, copy=False),
+                    np.arange(n_components + 1, dtype=np.int64), np.zeros(n_components),
+                    np.zeros((1, n_components)), data.bounds, False, counts, class_counts)
+    return counts, class_counts
+
+
+def predict_arrays(X, log_prior, log_prob, need_posterior):
+    """Joint log-likelihood [n_samples, K] of a validated CSR ``X`` and, if
+    asked, the responsibilities [n_samples, K] and ``log p(x)`` [n_samples]
+    (else None, None). Uses the current Numba thread count."""
+    n_samples = X.shape[0]
+    jll = np.empty((n_samples, log_prob.shape[1]), dtype=PARAM_DTYPE)
+    kernels.joint_log_likelihood(*X[:3], log_prior, log_prob,
+                                 kernels.chunk_bounds(X.indptr, numba.get_num_threads()), jll)
+    if not need_posterior:
+        return jll, None, None
+    resp = np.empty_like(jll)
+    log_norm = np.empty(n_samples, dtype=PARAM_DTYPE)
+    kernels.log_posterior(jll, resp, log_norm)
+    return jll, resp, log_norm

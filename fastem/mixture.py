@@ -6,7 +6,6 @@ of components, the Dirichlet prior on the mixture weights) are the private
 functions in the first section below; helpers specific to one model carry its
 name.
 """
-from collections import namedtuple
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,15 +15,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import EMMixin
+from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
 from ._config import PARAM_DTYPE, threads
-from ._kernels import csr as kernels
+from ._multinomial import DocumentSeeds, kl_kmeans_plusplus, multinomial_log_prob
 from ._validation import CSR, check_csr
-
-# Everything the EM passes need, validated once per fit. ``weight`` (all ones)
-# and ``labels`` (all -1: every row free) are the arguments of the shared
-# ``em_pass`` kernel, allocated once per fit rather than once per iteration.
-_Data = namedtuple("_Data", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples"])
 
 
 # ----------------------------------------------------------------------------
@@ -87,6 +81,77 @@ def _log_dirichlet_prior(weights, concentration):
     if not np.any(active):
         return 0.0
     return float(np.sum((concentration[active] - 1.0) * np.log(weights[active])))
+
+
+class _CSRMixtureMixin(DensityMixin, EMMixin):
+    """What the mixtures share beyond the EM driver: the start of ``fit``,
+    prediction and the information criteria, all through the CSR kernels.
+
+    A model provides ``_validated_rows(X)`` (a validated CSR the kernels read
+    for prediction), ``_kernel_tables()`` (``log_prior`` [K] and ``log_prob``
+    [n_features, K] such that ``jll = log_prior + X @ log_prob``) and
+    ``_n_parameters()``.
+    """
+
+    def _start_fit(self, X):
+        """Validate parameters and ``X`` for a fit; returns ``(X, warm)``."""
+        self._validate_params()
+        warm = self.warm_start and hasattr(self, "converged_")
+        if not warm:
+            # a fresh fit forgets the previous one (n_features may change)
+            self.__dict__.pop("n_features_in_", None)
+        X = check_csr(X, estimator=self, n_features=getattr(self, "n_features_in_", None))
+        _check_n_components(self.n_components, X.shape[0])
+        if warm and self.weights_.shape[0] != self.n_components:
+            raise ValueError(f"warm_start=True needs the same n_components as the previous fit "
+                             f"({self.weights_.shape[0]}), got {self.n_components}.")
+        self._concentration = _resolve_weight_concentration(self.weight_concentration_prior,
+                                                            self.n_components)
+        self.n_features_in_ = X.shape[1]
+        return X, warm
+
+    def fit_predict(self, X, y=None):
+        """Fit, then return the most probable component of each row (the same
+        as ``fit(X).predict(X)``)."""
+        return self.fit(X).predict(X)
+
+    def _predict_arrays(self, X, need_posterior):
+        check_is_fitted(self, "weights_")
+        X = self._validated_rows(X)
+        with threads(self.n_jobs):
+            return predict_arrays(X, *self._kernel_tables(), need_posterior)
+
+    def predict(self, X):
+        """Most probable component of each row, shape (n_samples,)."""
+        return np.argmax(self._predict_arrays(X, need_posterior=False)[0], axis=1)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape (n_samples, n_components)."""
+        return self._predict_arrays(X, need_posterior=True)[1]
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x) = logsumexp_k(log π_k + log p(x | k))`` of each row."""
+        return self._predict_arrays(X, need_posterior=True)[2]
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over the rows of ``X``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def bic(self, X):
+        """Bayesian information criterion, ``-2 log L + p log n`` (lower is better),
+        with ``log L = sum(score_samples(X))`` and ``p`` free parameters."""
+        log_px = self.score_samples(X)
+        return float(-2.0 * log_px.sum() + self._n_parameters() * np.log(log_px.shape[0]))
+
+    def aic(self, X):
+        """Akaike information criterion, ``-2 log L + 2p`` (lower is better)."""
+        return float(-2.0 * self.score_samples(X).sum() + 2.0 * self._n_parameters())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        return tags
 
 
 # ----------------------------------------------------------------------------
@@ -183,42 +248,11 @@ def _bernoulli_m_step(counts, class_counts, a, b, concentration, eps=MEAN_EPS):
     return _map_mixture_weights(class_counts, concentration), mean
 
 
-def _bernoulli_data(X, n_components, n_threads):
-    """Binarised CSR and the fixed arguments of ``em_pass`` for one fit (as
-    many row chunks as threads, within the accumulator memory budget)."""
-    Xb = _binarize_csr(X)
-    n_samples = Xb.shape[0]
-    n_chunks = kernels.accumulator_chunks(Xb.shape[1], n_components, n_threads)
-    return _Data(Xb, kernels.chunk_bounds(Xb.indptr, n_chunks),
-                 np.ones(n_samples, dtype=PARAM_DTYPE), np.full(n_samples, -1, dtype=np.int64),
-                 np.arange(n_components + 1, dtype=np.int64), n_samples)
-
-
-def _bernoulli_em_pass(data, log_prior, log_odds, labels=None):
-    """One fused E+M pass with the multinomial kernel on presence data.
-
-    With ``data.X.data`` equal to 1 on present features, ``em_pass``'s joint
-    log-likelihood ``log_prior[k] + Σ_p data[p] log_odds[w_p, k]`` is exactly
-    the Bernoulli ``log π_k + log p(x | k)``, and its scatter-add gives the
-    presence counts ``Σ_n γ_nk x_ni``. Returns ``(log_likelihood, counts,
-    class_counts)``. With ``labels`` (one component per row) the pass counts a
-    hard assignment and its log-likelihood is not meaningful.
-    """
-    n_features, n_components = log_odds.shape
-    counts = np.empty((n_features, n_components), dtype=PARAM_DTYPE)
-    class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
-    hard = labels is not None
-    log_likelihood = kernels.em_pass(
-        *data.X[:3], data.weight, labels if hard else data.labels, data.label_bounds,
-        log_prior, log_odds, data.bounds, not hard, counts, class_counts)
-    return log_likelihood, counts, class_counts
-
-
 # ----------------------------------------------------------------------------
 # BernoulliMixture
 # ----------------------------------------------------------------------------
 
-class BernoulliMixture(DensityMixin, EMMixin):
+class BernoulliMixture(_CSRMixtureMixin):
     """Mixture of multivariate Bernoulli distributions, fitted by (MAP-)EM.
 
     A model of presence/absence data: row ``x`` (binary, ``n_features`` long)
@@ -394,32 +428,13 @@ class BernoulliMixture(DensityMixin, EMMixin):
         -------
         self : BernoulliMixture
         """
-        self._validate_params()
-        warm = self.warm_start and hasattr(self, "converged_")
-        if not warm:
-            # a fresh fit forgets the previous one (n_features may change)
-            self.__dict__.pop("n_features_in_", None)
+        X, _ = self._start_fit(X)
         a, b = self._check_beta_prior()
-        X = check_csr(X, estimator=self, n_features=getattr(self, "n_features_in_", None))
-        n_samples, n_features = X.shape
-        _check_n_components(self.n_components, n_samples)
-        concentration = _resolve_weight_concentration(self.weight_concentration_prior,
-                                                      self.n_components)
-        if warm and self.weights_.shape[0] != self.n_components:
-            raise ValueError(f"warm_start=True needs the same n_components as the previous fit "
-                             f"({self.weights_.shape[0]}), got {self.n_components}.")
-
-        self.n_features_in_ = n_features
         self._beta = (a, b)
-        self._concentration = concentration
         with threads(self.n_jobs) as n_threads:
-            self._fit_em(_bernoulli_data(X, self.n_components, n_threads))
+            self._fit_em(make_em_data(_binarize_csr(X), self.n_components, n_threads))
         return self
 
-    def fit_predict(self, X, y=None):
-        """Fit, then return the most probable component of each row
-        (identical to ``fit(X).predict(X)``)."""
-        return self.fit(X).predict(X)
 
     # ------------------------------------------------------------ EM hooks
     def _has_latent(self, data):
@@ -432,9 +447,7 @@ class BernoulliMixture(DensityMixin, EMMixin):
             labels = random_state.randint(n_components, size=n_samples).astype(np.int64)
             # every component starts with at least one row
             labels[random_state.permutation(n_samples)[:n_components]] = np.arange(n_components)
-            _, counts, class_counts = _bernoulli_em_pass(
-                data, np.zeros(n_components), np.zeros((n_features, n_components)), labels)
-            self._m_step(data, (counts, class_counts))
+            self._m_step(data, assignment_counts(data, labels, n_components))
             return
         # random_from_data
         Xb = data.X
@@ -448,9 +461,11 @@ class BernoulliMixture(DensityMixin, EMMixin):
         self._set_parameters((np.full(n_components, 1.0 / n_components), mean))
 
     def _e_step(self, data):
-        log_prior = _bernoulli_log_prior(self._log_weights, self._log_complement)
-        log_likelihood, counts, class_counts = _bernoulli_em_pass(data, log_prior, self._log_odds)
-        return log_likelihood, (counts, class_counts)
+        # on presence data (ones where X is non-zero) the multinomial pass
+        # log_prior[k] + sum_p data[p] log_odds[w_p, k] is exactly the
+        # Bernoulli log pi_k + log p(x | k), and its scatter-add gives the
+        # presence counts sum_n gamma_nk x_ni
+        return expected_counts(data, *self._kernel_tables())
 
     def _m_step(self, data, stats):
         a, b = self._beta
@@ -483,53 +498,15 @@ class BernoulliMixture(DensityMixin, EMMixin):
         return self._mean.T
 
     # ------------------------------------------------------------ prediction
-    def _predict_arrays(self, X, need_posterior):
-        """Joint log-likelihood [n_samples, K] and, if asked, responsibilities
-        [n_samples, K] and log p(x) [n_samples]."""
-        check_is_fitted(self, "weights_")
-        X = _binarize_csr(check_csr(X, n_features=self.n_features_in_, estimator=self))
-        n_samples = X.shape[0]
-        log_prior = _bernoulli_log_prior(self._log_weights, self._log_complement)
-        jll = np.empty((n_samples, self.weights_.shape[0]), dtype=PARAM_DTYPE)
-        with threads(self.n_jobs) as n_threads:
-            kernels.joint_log_likelihood(*X[:3], log_prior, self._log_odds,
-                                         kernels.chunk_bounds(X.indptr, n_threads), jll)
-            if not need_posterior:
-                return jll, None, None
-            resp = np.empty_like(jll)
-            log_norm = np.empty(n_samples, dtype=PARAM_DTYPE)
-            kernels.log_posterior(jll, resp, log_norm)
-        return jll, resp, log_norm
+    def _validated_rows(self, X):
+        return _binarize_csr(check_csr(X, n_features=self.n_features_in_, estimator=self))
 
-    def predict(self, X):
-        """Most probable component of each row, shape (n_samples,)."""
-        return np.argmax(self._predict_arrays(X, need_posterior=False)[0], axis=1)
-
-    def predict_proba(self, X):
-        """Posterior component probabilities (responsibilities), shape (n_samples, K)."""
-        return self._predict_arrays(X, need_posterior=True)[1]
-
-    def score_samples(self, X):
-        """Log-likelihood ``log p(x) = logsumexp_k(log π_k + log p(x | k))`` of each row."""
-        return self._predict_arrays(X, need_posterior=True)[2]
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per row."""
-        return float(np.mean(self.score_samples(X)))
+    def _kernel_tables(self):
+        return _bernoulli_log_prior(self._log_weights, self._log_complement), self._log_odds
 
     def _n_parameters(self):
         n_components = self.weights_.shape[0]
         return n_components * self.n_features_in_ + n_components - 1
-
-    def bic(self, X):
-        """Bayesian information criterion, ``-2 log L + p log n`` (lower is better),
-        with ``p = K × n_features + K - 1`` free parameters."""
-        log_px = self.score_samples(X)
-        return float(-2.0 * log_px.sum() + self._n_parameters() * np.log(log_px.shape[0]))
-
-    def aic(self, X):
-        """Akaike information criterion, ``-2 log L + 2p`` (lower is better)."""
-        return float(-2.0 * self.score_samples(X).sum() + 2.0 * self._n_parameters())
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted mixture.
@@ -568,26 +545,17 @@ class BernoulliMixture(DensityMixin, EMMixin):
         X = sp.vstack(blocks, format="csr")
         return X, np.repeat(np.arange(n_components), per_component)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        return tags
-
 
 # ----------------------------------------------------------------------------
 # MultinomialMixture
 # ----------------------------------------------------------------------------
-# (imported here rather than at the top so that this section could be appended
-# without touching the BernoulliMixture part of the file)
-from ._multinomial import DocumentSeeds, kl_kmeans_plusplus, multinomial_log_prob  # noqa: E402
 
 #: Weight of the document in a centre made from one document (the rest is the
 #: smoothed corpus distribution); see ``fastem._multinomial.DocumentSeeds``.
 _SEED_SMOOTHING = 0.5
 
 
-class MultinomialMixture(DensityMixin, EMMixin):
+class MultinomialMixture(_CSRMixtureMixin):
     """Mixture of multinomials (document clustering) fitted by EM.
 
     Each row ``x`` (word counts of a document) is drawn from one of
@@ -754,36 +722,10 @@ class MultinomialMixture(DensityMixin, EMMixin):
         -------
         self : MultinomialMixture
         """
-        self._validate_params()
-        warm = self.warm_start and hasattr(self, "converged_")
-        if not warm:
-            # a fresh fit forgets the previous one (n_features may change)
-            self.__dict__.pop("n_features_in_", None)
-        X = check_csr(X, estimator=self, n_features=getattr(self, "n_features_in_", None))
-        n_samples, n_features = X.shape
-        n_components = self.n_components
-        _check_n_components(n_components, n_samples)
-        concentration = _resolve_weight_concentration(self.weight_concentration_prior,
-                                                      n_components)
-        if warm and self._log_prob.shape[1] != n_components:
-            raise ValueError(f"warm_start=True needs the same n_components as the previous fit "
-                             f"({self._log_prob.shape[1]}), got {n_components}.")
-        self._concentration = concentration
-        self.n_features_in_ = n_features
+        X, _ = self._start_fit(X)
         with threads(self.n_jobs) as n_threads:
-            # as many row chunks as threads, within the accumulator memory budget
-            n_chunks = kernels.accumulator_chunks(n_features, n_components, n_threads)
-            data = _Data(X, kernels.chunk_bounds(X.indptr, n_chunks),
-                         np.ones(n_samples, dtype=PARAM_DTYPE),
-                         np.full(n_samples, -1, dtype=np.int64),
-                         np.arange(n_components + 1, dtype=np.int64), n_samples)
-            self._fit_em(data)
+            self._fit_em(make_em_data(X, self.n_components, n_threads))
         return self
-
-    def fit_predict(self, X, y=None):
-        """Fit, then return the most probable component of each row (the same
-        as ``fit(X).predict(X)``)."""
-        return self.fit(X).predict(X)
 
     # ------------------------------------------------------------ EM hooks
     def _has_latent(self, data):
@@ -795,14 +737,7 @@ class MultinomialMixture(DensityMixin, EMMixin):
         if self.init_params == "random":
             # a random balanced partition: no component starts empty
             labels = (random_state.permutation(n_samples) % n_components).astype(np.int64)
-            counts = np.empty((n_features, n_components), dtype=PARAM_DTYPE)
-            class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
-            # every row has one allowed component and need_objective is False,
-            # so the kernel does not read the (placeholder) parameters
-            kernels.em_pass(*data.X[:3], data.weight, labels, data.label_bounds,
-                            np.zeros(n_components), np.zeros((1, n_components)), data.bounds,
-                            False, counts, class_counts)
-            self._m_step(data, (counts, class_counts))
+            self._m_step(data, assignment_counts(data, labels, n_components))
             return
         if self.init_params == "kmeans++":
             log_prob, _ = kl_kmeans_plusplus(data.X, n_components, random_state, alpha=self.alpha,
@@ -815,13 +750,7 @@ class MultinomialMixture(DensityMixin, EMMixin):
         self._log_weights = np.full(n_components, -np.log(n_components))
 
     def _e_step(self, data):
-        n_features, n_components = self._log_prob.shape
-        counts = np.empty((n_features, n_components), dtype=PARAM_DTYPE)
-        class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
-        log_likelihood = kernels.em_pass(*data.X[:3], data.weight, data.labels, data.label_bounds,
-                                         self._log_weights, self._log_prob, data.bounds, True,
-                                         counts, class_counts)
-        return log_likelihood, (counts, class_counts)
+        return expected_counts(data, *self._kernel_tables())
 
     def _m_step(self, data, stats):
         counts, class_counts = stats
@@ -852,30 +781,11 @@ class MultinomialMixture(DensityMixin, EMMixin):
         return n_components * (n_features - 1) + n_components - 1
 
     # ------------------------------------------------------------ prediction
-    def _predict_arrays(self, X, need_posterior):
-        """Joint log-likelihood [n_samples, K] and, if asked, responsibilities
-        [n_samples, K] and log p(x) [n_samples]."""
-        check_is_fitted(self, "weights_")
-        X = check_csr(X, n_features=self.n_features_in_, estimator=self)
-        n_samples, n_components = X.shape[0], self._log_prob.shape[1]
-        jll = np.empty((n_samples, n_components), dtype=PARAM_DTYPE)
-        with threads(self.n_jobs) as n_threads:
-            kernels.joint_log_likelihood(*X[:3], self._log_weights, self._log_prob,
-                                         kernels.chunk_bounds(X.indptr, n_threads), jll)
-            if not need_posterior:
-                return jll, None, None
-            resp = np.empty_like(jll)
-            log_norm = np.empty(n_samples, dtype=PARAM_DTYPE)
-            kernels.log_posterior(jll, resp, log_norm)
-        return jll, resp, log_norm
+    def _validated_rows(self, X):
+        return check_csr(X, n_features=self.n_features_in_, estimator=self)
 
-    def predict(self, X):
-        """Most probable component of each row, shape (n_samples,)."""
-        return np.argmax(self._predict_arrays(X, need_posterior=False)[0], axis=1)
-
-    def predict_proba(self, X):
-        """Posterior probability of each component, shape (n_samples, n_components)."""
-        return self._predict_arrays(X, need_posterior=True)[1]
+    def _kernel_tables(self):
+        return self._log_weights, self._log_prob
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x) = logsumexp_k(log π_k + sum_w x_w log μ_kw)`` per row.
@@ -888,26 +798,6 @@ class MultinomialMixture(DensityMixin, EMMixin):
         only with ``alpha=0``) gets -inf.
         """
         return self._predict_arrays(X, need_posterior=True)[2]
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over the rows of ``X``."""
-        return float(np.mean(self.score_samples(X)))
-
-    def bic(self, X):
-        """Bayesian information criterion, ``-2 log L + p log n``; lower is better.
-
-        ``log L`` is ``sum(score_samples(X))`` (no multinomial coefficient, the
-        same constant for every model of the same ``X``), ``p = K (n_features -
-        1) + K - 1`` free parameters, ``n = X.shape[0]``.
-        """
-        log_likelihood = np.sum(self.score_samples(X))
-        return float(-2 * log_likelihood + self._n_parameters() * np.log(X.shape[0]))
-
-    def aic(self, X):
-        """Akaike information criterion, ``-2 log L + 2 p``; lower is better
-        (``log L`` and ``p`` as in :meth:`bic`)."""
-        log_likelihood = np.sum(self.score_samples(X))
-        return float(-2 * log_likelihood + 2 * self._n_parameters())
 
     # --------------------------------------------------------- generation
     def sample(self, n_samples=1, doc_length=100):
@@ -999,12 +889,6 @@ class MultinomialMixture(DensityMixin, EMMixin):
             topics.append({"component": int(k), "weight": float(self.weights_[k]),
                            "terms": [(str(names[j]), float(np.exp(log_prob[j]))) for j in top]})
         return topics
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        return tags
 
 
 def format_top_terms(topics, n_terms=None, probabilities=False):

@@ -1,21 +1,17 @@
 """Multinomial Naive Bayes trained by EM: supervised, semi-supervised, unsupervised."""
-from collections import namedtuple
 from numbers import Integral, Real
 import warnings
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._base import EMMixin
-from ._config import PARAM_DTYPE, threads
-from ._kernels import csr as kernels
+from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
+from ._config import threads
 from ._multinomial import multinomial_log_prob
 from ._validation import check_csr, check_labels
-
-# Everything the EM passes need, validated once per fit.
-_Data = namedtuple("_Data", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples"])
 
 
 class NaiveBayesEM(ClassifierMixin, EMMixin):
@@ -52,6 +48,13 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
     unlabeled_weight : float in [0, 1], default=1.0
         Weight λ of unlabelled rows in the M-step and the objective (Nigam et
         al. 2000, EM-λ). 0 gives the supervised model of the labelled rows.
+    n_components_per_class : int, default=1
+        Number of multinomial components modelling each class (Nigam et al.
+        2000, §5.2): a class that is itself a mixture of sub-topics is better
+        fitted by several components. A labelled row's responsibilities are
+        restricted to its class's components; a class's probability is the
+        sum of its components'. With more than one, even a fully labelled
+        fit runs EM (which component of its class a row belongs to is latent).
     init : {'labeled', 'uniform', 'random'}, default='labeled'
         Starting point. ``'labeled'``: supervised NB on the labelled rows;
         classes with no labelled row are seeded by a random partition of the
@@ -86,13 +89,19 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
     classes_ : ndarray of shape (n_classes,)
     class_log_prior_ : ndarray of shape (n_classes,)
         Log prior of each class (the seed's α).
-    feature_log_prob_ : ndarray of shape (n_classes, n_features)
-        Log probability of a word given a class (the seed's β transposed). A
-        transposed view of the internal [n_features, n_classes] array.
+    component_log_prior_ : ndarray of shape (n_classes * n_components_per_class,)
+        Log prior of each component; the components of ``classes_[c]`` are
+        ``c * n_components_per_class`` to ``(c + 1) * n_components_per_class - 1``.
+        Equal to ``class_log_prior_`` when ``n_components_per_class=1``.
+    feature_log_prob_ : ndarray of shape (n_classes * n_components_per_class, n_features)
+        Log probability of a word given a class (the seed's β transposed), or
+        given a component when ``n_components_per_class > 1``. A transposed
+        view of the internal [n_features, n_components] array.
     class_count_ : ndarray of shape (n_classes,)
         Expected (weighted) number of rows per class in the last M-step.
-    feature_count_ : ndarray of shape (n_classes, n_features)
-        Expected (weighted) word counts per class in the last M-step (a view).
+    feature_count_ : ndarray of shape (n_classes * n_components_per_class, n_features)
+        Expected (weighted) word counts per class (or component) in the last
+        M-step (a view).
     converged_, n_iter_ : bool, int
         Whether EM converged and the number of iterations run (0 when
         nothing was latent).
@@ -131,6 +140,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         "class_prior": ["array-like", None],
         "n_classes": [Interval(Integral, 1, None, closed="left"), None],
         "unlabeled_weight": [Interval(Real, 0, 1, closed="both")],
+        "n_components_per_class": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"labeled", "uniform", "random"})],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -142,13 +152,14 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
     }
 
     def __init__(self, *, alpha=1.0, fit_prior=True, class_prior=None, n_classes=None,
-                 unlabeled_weight=1.0, init="labeled", max_iter=100, tol=1e-4, n_init=1,
-                 random_state=None, warm_start=False, n_jobs=None, verbose=0):
+                 unlabeled_weight=1.0, n_components_per_class=1, init="labeled", max_iter=100,
+                 tol=1e-4, n_init=1, random_state=None, warm_start=False, n_jobs=None, verbose=0):
         self.alpha = alpha
         self.fit_prior = fit_prior
         self.class_prior = class_prior
         self.n_classes = n_classes
         self.unlabeled_weight = unlabeled_weight
+        self.n_components_per_class = n_components_per_class
         self.init = init
         self.max_iter = max_iter
         self.tol = tol
@@ -199,8 +210,11 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         n_samples, n_features = X.shape
         observed, labels = check_labels(y, n_samples)
         classes = self._resolve_classes(observed)
-        if self.warm_start and hasattr(self, "classes_") and not np.array_equal(classes, self.classes_):
-            raise ValueError("warm_start=True needs the same classes as the previous fit.")
+        if self.warm_start and hasattr(self, "converged_") and (
+                not np.array_equal(classes, self.classes_)
+                or self._log_prob.shape[1] != classes.shape[0] * self.n_components_per_class):
+            raise ValueError("warm_start=True needs the same classes and n_components_per_class "
+                             "as the previous fit.")
         n_classes = classes.shape[0]
         fixed_prior = self._fixed_log_prior(n_classes)
 
@@ -214,9 +228,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self.classes_ = classes
         self.n_features_in_ = n_features
         self._fixed_prior = fixed_prior
-        n_chunks = kernels.accumulator_chunks(n_features, n_classes, n_threads)
-        data = _Data(X, kernels.chunk_bounds(X.indptr, n_chunks), weight, labels,
-                     np.arange(n_classes + 1, dtype=np.int64), n_samples)
+        per_class = self.n_components_per_class
+        data = make_em_data(X, n_classes * per_class, n_threads, weight, labels,
+                            np.arange(0, n_classes * per_class + 1, per_class, dtype=np.int64))
         return data, observed
 
     def _resolve_classes(self, observed):
@@ -259,77 +273,74 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
 
     # ------------------------------------------------------------ EM hooks
     def _has_latent(self, data):
-        return bool(np.any((data.labels < 0) & (data.weight > 0)))
-
-    def _count_pass(self, data, labels, weight):
-        """M-step statistics of a hard assignment: one pass, no E-step needed."""
-        n_features, n_classes = data.X.shape[1], data.label_bounds.shape[0] - 1
-        # every weighted row has one allowed component, so the kernel never
-        # reads the (placeholder) parameters
-        assert not np.any((labels < 0) & (weight > 0))
-        counts = np.empty((n_features, n_classes), dtype=PARAM_DTYPE)
-        class_counts = np.empty(n_classes, dtype=PARAM_DTYPE)
-        kernels.em_pass(*data.X[:3], weight, labels, data.label_bounds, np.zeros(n_classes),
-                        np.zeros((1, n_classes)), data.bounds, False, counts, class_counts)
-        return counts, class_counts
+        # free rows, or labelled rows whose class has several components
+        return bool(np.any(((data.labels < 0) | (self.n_components_per_class > 1))
+                           & (data.weight > 0)))
 
     def _initialize(self, data, random_state):
-        n_features, n_classes = data.X.shape[1], data.label_bounds.shape[0] - 1
+        n_features = data.X.shape[1]
+        n_classes = self.classes_.shape[0]
+        per_class = self.n_components_per_class
+        n_components = n_classes * per_class
         free = data.labels < 0
         covered = np.bincount(data.labels[~free], minlength=n_classes) > 0
         if self.init == "uniform" and self._has_latent(data):
-            self._log_prior = (self._fixed_prior if self._fixed_prior is not None
-                               else np.full(n_classes, -np.log(n_classes)))
-            prob = np.ones((n_features, n_classes))
-            if not covered.all():
+            self._set_log_prior(np.ones(n_components))
+            prob = np.ones((n_features, n_components))
+            if not covered.all() or per_class > 1:  # break the symmetry
                 prob *= random_state.uniform(0.9, 1.1, size=prob.shape)
             self._log_prob = np.log(prob / prob.sum(axis=0))
-            self._feature_count = np.zeros((n_features, n_classes))
-            self.class_count_ = np.zeros(n_classes)
+            self._feature_count = np.zeros((n_features, n_components))
+            self._component_count = np.zeros(n_components)
             return
-        labels = data.labels.copy()
-        weight = data.weight
+        classes = data.labels.copy()
         if self.init == "random" or not covered.any():
-            labels[free] = random_state.randint(n_classes, size=int(free.sum()))
+            classes[free] = random_state.randint(n_classes, size=int(free.sum()))
         else:
             # supervised NB on the labelled rows; a class without labelled rows
             # is seeded by as many random unlabelled rows as an average
             # labelled class has (a larger random share would make it a
             # catch-all background class that absorbs every document)
-            weight = np.where(free, 0.0, weight)
             targets = np.flatnonzero(~covered)
             if targets.size:
                 free_rows = np.flatnonzero(free)
-                per_class = max(1, int(round((~free).sum() / covered.sum())))
-                n_seed = min(free_rows.size, per_class * targets.size)
+                per_target = max(1, int(round((~free).sum() / covered.sum())))
+                n_seed = min(free_rows.size, per_target * targets.size)
                 seeds = random_state.choice(free_rows, size=n_seed, replace=False)
-                labels[seeds] = np.resize(targets, n_seed)
-                weight[seeds] = data.weight[seeds]
-        self._m_step(data, self._count_pass(data, labels, weight))
+                classes[seeds] = np.resize(targets, n_seed)
+        # each row of class c goes to one of its components, at random
+        components = np.where(classes < 0, -1,
+                              classes * per_class + random_state.randint(per_class, size=classes.shape))
+        self._m_step(data, assignment_counts(data, components, n_components))
 
     def _e_step(self, data):
-        n_features, n_classes = self._log_prob.shape
-        counts = np.empty((n_features, n_classes), dtype=PARAM_DTYPE)
-        class_counts = np.empty(n_classes, dtype=PARAM_DTYPE)
-        log_likelihood = kernels.em_pass(*data.X[:3], data.weight, data.labels, data.label_bounds,
-                                         self._log_prior, self._log_prob, data.bounds, True,
-                                         counts, class_counts)
-        return log_likelihood, (counts, class_counts)
+        return expected_counts(data, self._log_prior, self._log_prob)
+
+    def _set_log_prior(self, component_count):
+        """Component log prior from expected counts, honouring a fixed class prior."""
+        per_class = self.n_components_per_class
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self._fixed_prior is None:
+                total = component_count.sum()
+                if total > 0:
+                    self._log_prior = np.log(component_count) - np.log(total)
+                    return
+                component_count = np.ones_like(component_count)  # no information
+            # fixed class prior times the learnt weights within each class
+            within = component_count.reshape(-1, per_class)
+            class_total = within.sum(axis=1, keepdims=True)
+            log_within = np.where(class_total > 0, np.log(within) - np.log(class_total),
+                                  -np.log(per_class))
+            prior = self._fixed_prior if self._fixed_prior is not None else \
+                np.full(within.shape[0], -np.log(within.shape[0]))
+            self._log_prior = (prior[:, None] + log_within).ravel()
 
     def _m_step(self, data, stats):
-        counts, class_counts = stats
-        log_prob = multinomial_log_prob(counts, self.alpha)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if self._fixed_prior is not None:
-                log_prior = self._fixed_prior
-            elif class_counts.sum() > 0:
-                log_prior = np.log(class_counts) - np.log(class_counts.sum())
-            else:  # all weights underflowed: no information about the prior
-                log_prior = np.full(class_counts.shape[0], -np.log(class_counts.shape[0]))
+        counts, component_count = stats
         self._feature_count = counts
-        self.class_count_ = class_counts
-        self._log_prob = log_prob
-        self._log_prior = log_prior
+        self._component_count = component_count
+        self._log_prob = multinomial_log_prob(counts, self.alpha)
+        self._set_log_prior(component_count)
 
     def _log_param_prior(self):
         if self.alpha == 0:
@@ -337,11 +348,14 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         return float(self.alpha * self._log_prob.sum())
 
     def _get_parameters(self):
-        return self._log_prior, self._log_prob, self._feature_count, self.class_count_
+        return self._log_prior, self._log_prob, self._feature_count, self._component_count
 
     def _set_parameters(self, params):
-        self._log_prior, self._log_prob, self._feature_count, self.class_count_ = params
-        self.class_log_prior_ = self._log_prior
+        self._log_prior, self._log_prob, self._feature_count, self._component_count = params
+        per_class = self.n_components_per_class
+        self.component_log_prior_ = self._log_prior
+        self.class_log_prior_ = logsumexp(self._log_prior.reshape(-1, per_class), axis=1)
+        self.class_count_ = self._component_count.reshape(-1, per_class).sum(axis=1)
 
     # ------------------------------------------------------------ attributes
     @property
@@ -353,35 +367,34 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         return self._feature_count.T
 
     # ------------------------------------------------------------ prediction
-    def _predict_arrays(self, X, need_posterior):
-        """Joint log-likelihood [n_samples, K] and, if asked, responsibilities
-        [n_samples, K] and log p(x) [n_samples]."""
+    def _class_scores(self, X, need_posterior):
+        """Class joint log-likelihood [n_samples, n_classes] and, if asked, class
+        posteriors and log p(x) [n_samples]."""
         check_is_fitted(self, "classes_")
         X = check_csr(X, n_features=self.n_features_in_, estimator=self)
-        n_samples, n_classes = X.shape[0], self.classes_.shape[0]
-        jll = np.empty((n_samples, n_classes), dtype=PARAM_DTYPE)
-        with threads(self.n_jobs) as n_threads:
-            kernels.joint_log_likelihood(*X[:3], self._log_prior, self._log_prob,
-                                         kernels.chunk_bounds(X.indptr, n_threads), jll)
-            if not need_posterior:
-                return jll, None, None
-            resp = np.empty_like(jll)
-            log_norm = np.empty(n_samples, dtype=PARAM_DTYPE)
-            kernels.log_posterior(jll, resp, log_norm)
+        with threads(self.n_jobs):
+            jll, resp, log_norm = predict_arrays(X, self._log_prior, self._log_prob, need_posterior)
+        per_class = self.n_components_per_class
+        if per_class == 1:
+            return jll, resp, log_norm
+        # a class's likelihood sums those of its components (Nigam et al. §5.2)
+        jll = logsumexp(jll.reshape(jll.shape[0], -1, per_class), axis=2)
+        if need_posterior:
+            resp = resp.reshape(resp.shape[0], -1, per_class).sum(axis=2)
         return jll, resp, log_norm
 
     def predict(self, X):
         """Most probable class of each row."""
-        jll = self._predict_arrays(X, need_posterior=False)[0]
+        jll = self._class_scores(X, need_posterior=False)[0]
         return self.classes_[np.argmax(jll, axis=1)]
 
     def predict_proba(self, X):
         """Posterior class probabilities, shape (n_samples, n_classes)."""
-        return self._predict_arrays(X, need_posterior=True)[1]
+        return self._class_scores(X, need_posterior=True)[1]
 
     def predict_log_proba(self, X):
         """Log posterior class probabilities, shape (n_samples, n_classes)."""
-        jll, _, log_norm = self._predict_arrays(X, need_posterior=True)
+        jll, _, log_norm = self._class_scores(X, need_posterior=True)
         # a row impossible under every class has log p(x) = -inf; its
         # posterior is uniform (see score_samples), not NaN
         impossible = np.isneginf(log_norm)
@@ -399,7 +412,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         impossible under every class (possible only with ``alpha=0``) gets
         -inf and a uniform posterior.
         """
-        return self._predict_arrays(X, need_posterior=True)[2]
+        return self._class_scores(X, need_posterior=True)[2]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

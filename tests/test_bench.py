@@ -3,7 +3,6 @@ is asserted: speed is reported by ``fastem bench`` and asv, not tested)."""
 import io
 
 import numpy as np
-import pytest
 
 import fastem._kernels.csr as csr
 from fastem import NaiveBayesEM

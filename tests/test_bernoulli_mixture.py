@@ -39,14 +39,12 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import fastem.mixture as mixture_module  # noqa: E402
 from fastem import BernoulliMixture  # noqa: E402
-from fastem._kernels.csr import chunk_bounds  # noqa: E402
 from fastem._validation import CSR  # noqa: E402
+import fastem._kernels.csr as kernel_module  # noqa: E402
+from fastem._base import assignment_counts, expected_counts, make_em_data  # noqa: E402
 from fastem.mixture import (  # noqa: E402
     MEAN_EPS,
-    _bernoulli_data,
-    _bernoulli_em_pass,
     _bernoulli_log_prior,
     _bernoulli_m_step,
     _bernoulli_tables,
@@ -64,6 +62,16 @@ from reference import (  # noqa: E402
 RTOL = ATOL = 1e-12
 OPT_ATOL = 1e-5
 
+
+
+def _bernoulli_data(Xc, n_components, n_threads):
+    """What BernoulliMixture.fit hands the EM driver: the presence pattern."""
+    return make_em_data(_binarize_csr(Xc), n_components, n_threads)
+
+
+def _bernoulli_em_pass(data, log_prior, log_odds):
+    log_likelihood, (counts, class_counts) = expected_counts(data, log_prior, log_odds)
+    return log_likelihood, counts, class_counts
 
 def assert_close(actual, desired, rtol=RTOL, atol=ATOL):
     assert_allclose(actual, desired, rtol=rtol, atol=atol)
@@ -234,8 +242,7 @@ def test_hard_count_pass(fixture_csr, n_threads):
     Xc, X = fixture_csr
     labels = np.arange(Xc.shape[0], dtype=np.int64) % N_COMPONENTS
     data = _bernoulli_data(Xc, N_COMPONENTS, n_threads)
-    _, counts, class_counts = _bernoulli_em_pass(
-        data, np.zeros(N_COMPONENTS), np.zeros((N_FEATURES, N_COMPONENTS)), labels)
+    counts, class_counts = assignment_counts(data, labels, N_COMPONENTS)
     onehot = np.eye(N_COMPONENTS)[labels]
     assert_close(counts, dense_presence(X).T @ onehot)
     assert_close(class_counts, onehot.sum(axis=0))
@@ -667,10 +674,10 @@ def test_accumulator_budget_limits_fit_chunks(blobs, monkeypatch):
     kwargs = dict(n_components=3, max_iter=5, tol=0, random_state=0, n_jobs=2)
     with quiet():
         reference = BernoulliMixture(**kwargs).fit(X)
-        monkeypatch.setattr(mixture_module.kernels, "ACCUMULATOR_BUDGET_BYTES", 0)
+        monkeypatch.setattr(kernel_module, "ACCUMULATOR_BUDGET_BYTES", 0)
         chunks = []
-        original = mixture_module.kernels.chunk_bounds
-        monkeypatch.setattr(mixture_module.kernels, "chunk_bounds",
+        original = kernel_module.chunk_bounds
+        monkeypatch.setattr(kernel_module, "chunk_bounds",
                             lambda indptr, n: chunks.append(n) or original(indptr, n))
         model = BernoulliMixture(**kwargs).fit(X)
     assert chunks == [1]
@@ -744,7 +751,7 @@ def no_kernels(monkeypatch):
         return kernel
 
     for name in KERNELS:
-        monkeypatch.setattr(mixture_module.kernels, name, make(name))
+        monkeypatch.setattr(kernel_module, name, make(name))
     yield calls
     assert calls == []
 
@@ -795,7 +802,7 @@ def test_n_features_mismatch(no_kernels, fitted):
 def test_warm_start_with_other_shape(monkeypatch):
     model = BernoulliMixture(2, warm_start=True, random_state=0).fit(_valid_X())
     for name in KERNELS:
-        monkeypatch.setattr(mixture_module.kernels, name, None)
+        monkeypatch.setattr(kernel_module, name, None)
     with pytest.raises(ValueError, match="X has 5 features, but BernoulliMixture is expecting 4"):
         model.fit(np.ones((4, 5)))
     with pytest.raises(ValueError, match="needs the same n_components"):

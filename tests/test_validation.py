@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-import fastem.naive_bayes as nb_module
+import fastem._kernels.csr as kernel_module
 from fastem import NaiveBayesEM
 
 KERNELS = ("em_pass", "joint_log_likelihood", "log_posterior", "scatter_counts")
@@ -38,7 +38,7 @@ def no_kernels(monkeypatch):
         return kernel
 
     for name in KERNELS:
-        monkeypatch.setattr(nb_module.kernels, name, make(name))
+        monkeypatch.setattr(kernel_module, name, make(name))
     yield calls
     assert calls == []
 
@@ -303,7 +303,7 @@ def _guard_kernels(monkeypatch):
     def kernel(*args, **kwargs):
         raise AssertionError("kernel ran on invalid input")
     for name in KERNELS:
-        monkeypatch.setattr(nb_module.kernels, name, kernel)
+        monkeypatch.setattr(kernel_module, name, kernel)
 
 
 def test_warm_start_with_other_classes(monkeypatch):
