@@ -21,7 +21,12 @@ A model supplies small hooks and never writes its own loop:
     updating in place, so that saved parameters stay valid);
 ``_get_parameters()`` / ``_set_parameters(params)``;
 ``_has_latent(data)``
-    False when nothing is latent (a supervised fit: no iterations).
+    False when nothing is latent (a supervised fit: no iterations);
+``_complete_log_likelihood()``
+    needed only by models that can have nothing latent: the log-likelihood
+    of the data when every row's component is known, computed from the
+    sufficient statistics of the last M-step (so a supervised fit needs no
+    second pass over the data).
 
 The objective recorded is ``(log_likelihood + log_param_prior) / n_samples``:
 the quantity EM provably never decreases (the MAP objective when a prior is
@@ -68,7 +73,11 @@ class EMMixin(BaseEstimator):
         for init in range(n_init):
             if not warm:
                 self._initialize(data, random_state)
-            objective, stats = self._objective(data)
+            if latent:
+                objective, stats = self._objective(data)
+            else:
+                objective = ((self._complete_log_likelihood() + self._log_param_prior())
+                             / data.n_samples)
             lower_bounds = []
             converged = not latent
             n_iter = 0

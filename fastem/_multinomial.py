@@ -13,6 +13,7 @@ from scipy.special import xlogy
 
 from ._config import PARAM_DTYPE
 from ._kernels import csr as kernels
+from ._kernels.multinomial import smoothed_log_prob
 
 
 def multinomial_log_prob(counts, alpha):
@@ -38,11 +39,8 @@ def multinomial_log_prob(counts, alpha):
         about it, and ``0 / 0`` would be NaN. With ``alpha == 0`` a word never
         counted in a component gets ``-inf``.
     """
-    smoothed = counts + alpha
-    totals = smoothed.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_prob = np.log(smoothed) - np.log(totals)
-    log_prob[:, totals == 0] = -np.log(smoothed.shape[0])
+    log_prob = np.empty(counts.shape, dtype=PARAM_DTYPE)
+    smoothed_log_prob(np.ascontiguousarray(counts, dtype=PARAM_DTYPE), float(alpha), log_prob)
     return log_prob
 
 

@@ -342,6 +342,17 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self._log_prob = multinomial_log_prob(counts, self.alpha)
         self._set_log_prior(component_count)
 
+    def _complete_log_likelihood(self):
+        # sum_i w_i log p(x_i, y_i) = sum_k N_k log pi_k + sum_wk N_wk log P(w|k)
+        # when every row has one known component (zero counts contribute 0,
+        # even against a log-probability of -inf)
+        def dot(counts, log_prob):
+            product = np.multiply(counts, log_prob, out=np.zeros_like(counts), where=counts > 0)
+            return float(product.sum())
+
+        return (dot(self._feature_count, self._log_prob)
+                + dot(self._component_count, self._log_prior))
+
     def _log_param_prior(self):
         if self.alpha == 0:
             return 0.0

@@ -165,3 +165,22 @@ def ref_bernoulli_map_objective(X, weights, means, a, b, concentration):
         if concentration[k] != 1.0:
             total += (concentration[k] - 1.0) * np.log(weights[k])
     return total / X.shape[0]
+
+
+# ---------------------------------------------------------------------------
+# fastem._kernels.multinomial
+# ---------------------------------------------------------------------------
+
+def ref_smoothed_log_prob(counts, alpha):
+    """Column-normalised ``log(counts + alpha)``; a column with zero total is uniform."""
+    counts = np.asarray(counts, dtype=np.float64)
+    out = np.empty_like(counts)
+    for k in range(counts.shape[1]):
+        column = counts[:, k] + alpha
+        total = column.sum()
+        if total == 0:
+            out[:, k] = -np.log(counts.shape[0])
+        else:
+            with np.errstate(divide="ignore"):
+                out[:, k] = np.log(column / total)
+    return out

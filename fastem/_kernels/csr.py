@@ -76,20 +76,19 @@ def accumulator_chunks(n_features, n_components, n_threads=None,
 
 
 @njit(**JIT)
-def _prefetch_row(table, w, write):
-    """Request every cache line of ``table[w, :]``."""
-    n_columns = table.shape[1]
+def _prefetch_row(table, w, lo, hi, write):
+    """Request the cache lines of ``table[w, lo:hi]``."""
     step = max(1, CACHE_LINE // table.itemsize)
-    for k in range(0, n_columns, step):
+    for k in range(lo, hi, step):
         if write:
             prefetch_write(table, w, k)
         else:
             prefetch_read(table, w, k)
-    if n_columns > 0:  # a row that starts mid-line ends in one more line
+    if hi - lo > step:  # a row that starts mid-line ends in one more line
         if write:
-            prefetch_write(table, w, n_columns - 1)
+            prefetch_write(table, w, hi - 1)
         else:
-            prefetch_read(table, w, n_columns - 1)
+            prefetch_read(table, w, hi - 1)
 
 
 @njit(**JIT)
@@ -100,7 +99,7 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
         out[k] = log_prior[k]
     for p in range(start, end):
         if p + PREFETCH_DISTANCE < nnz:
-            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], False)
+            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], 0, n_components, False)
         x = data[p]
         if x == 0:
             continue
@@ -112,8 +111,11 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
 @njit(**JIT)
 def _row_jll_one(data, indices, start, end, log_prior, log_prob, k):
     """``_row_jll`` for the single component ``k``."""
+    nnz = indices.shape[0]
     total = log_prior[k]
     for p in range(start, end):
+        if p + PREFETCH_DISTANCE < nnz:
+            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], k, k + 1, False)
         x = data[p]
         if x != 0:
             total += x * log_prob[indices[p], k]
@@ -155,7 +157,7 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
         class_counts[k] += weight * resp[k]
     for p in range(start, end):
         if p + PREFETCH_DISTANCE < nnz:
-            _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], True)
+            _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], lo, hi, True)
         xw = weight * data[p]
         w = indices[p]
         for k in range(lo, hi):
