@@ -11,6 +11,8 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from ._kernels import csr as kernels
+
 #: A validated CSR matrix: float32/float64 ``data`` (finite, >= 0), int32 or
 #: int64 ``indices``/``indptr`` of one dtype, indices in [0, n_features).
 CSR = namedtuple("CSR", ["data", "indices", "indptr", "shape"])
@@ -96,14 +98,16 @@ def check_csr(X, *, n_features=None, estimator=None):
     if n_rows > 0 and np.any(indptr[1:] < indptr[:-1]):
         raise ValueError("Invalid CSR matrix: indptr is not monotonically non-decreasing.")
     if nnz:
-        lo, hi = indices.min(), indices.max()
-        if lo < 0 or hi >= n_cols:
+        bad_index, non_finite, negative = kernels.count_invalid_entries(
+            data, indices, n_cols, max(1, min(64, nnz // 65536)))
+        if bad_index:
+            offender = indices[(indices < 0) | (indices >= n_cols)][0]
             raise ValueError(
-                f"Invalid CSR matrix: column indices must lie in [0, {n_cols}), found {lo if lo < 0 else hi}."
+                f"Invalid CSR matrix: column indices must lie in [0, {n_cols}), found {offender}."
             )
-        if not np.all(np.isfinite(data)):
+        if non_finite:
             raise ValueError("Input X contains NaN or infinity; counts must be finite.")
-        if data.min() < 0:
+        if negative:
             raise ValueError(
                 "Negative values in data passed to X; fastem models counts or weights, which must be >= 0."
             )

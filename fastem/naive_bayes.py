@@ -347,6 +347,8 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         # when every row has one known component (zero counts contribute 0,
         # even against a log-probability of -inf)
         def dot(counts, log_prob):
+            if np.all(np.isfinite(log_prob)):
+                return float(np.vdot(counts, log_prob))
             product = np.multiply(counts, log_prob, out=np.zeros_like(counts), where=counts > 0)
             return float(product.sum())
 

@@ -184,3 +184,12 @@ def ref_smoothed_log_prob(counts, alpha):
             with np.errstate(divide="ignore"):
                 out[:, k] = np.log(column / total)
     return out
+
+
+def ref_count_invalid_entries(data, indices, n_features):
+    """``[bad_index, non_finite, negative]`` counts over the stored entries."""
+    data = np.asarray(data, dtype=np.float64)
+    indices = np.asarray(indices, dtype=np.int64)
+    finite = np.isfinite(data)
+    return np.array([np.sum((indices < 0) | (indices >= n_features)),
+                     np.sum(~finite), np.sum(finite & (data < 0))])

@@ -655,3 +655,24 @@ def test_hyp_em_pass(problem, need_objective):
         assert_close(got[0], want[0])
     assert_close(got[1], want[1])
     assert_close(got[2], want[2])
+
+
+@pytest.mark.parametrize("n_slices", [1, 2, 7])
+@pytest.mark.parametrize("data_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_count_invalid_entries_matches_reference(n_slices, data_dtype, index_dtype):
+    from fastem._kernels.csr import count_invalid_entries
+    from reference import ref_count_invalid_entries
+
+    rng = np.random.default_rng(n_slices)
+    data = rng.random(500).astype(data_dtype)
+    indices = rng.integers(0, 40, size=500).astype(index_dtype)
+    assert list(count_invalid_entries(data, indices, 40, n_slices)) == [0, 0, 0]
+    data[[3, 50, 499]] = [np.nan, np.inf, -np.inf]
+    data[[10, 11]] = -0.5
+    data[12] = -0.0  # negative zero is not negative
+    indices[[0, 7, 8]] = [-1, 40, 10**6 % 2**31]
+    got = count_invalid_entries(data, indices, 40, n_slices)
+    assert list(got) == list(ref_count_invalid_entries(data, indices, 40)) == [3, 3, 2]
+    empty = count_invalid_entries(data[:0], indices[:0], 40, n_slices)
+    assert list(empty) == [0, 0, 0]

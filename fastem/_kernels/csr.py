@@ -58,6 +58,34 @@ def chunk_bounds(indptr, n_chunks):
     return np.maximum.accumulate(bounds)
 
 
+@njit(**PARALLEL_JIT)
+def count_invalid_entries(data, indices, n_features, n_slices):
+    """Count stored entries with a column index outside [0, n_features), a
+    non-finite value, or a negative value: ``[bad_index, non_finite, negative]``.
+
+    One parallel pass over the non-zeros (validation of user input, which
+    must not itself index with those indices).
+    """
+    nnz = data.shape[0]
+    found = np.zeros((n_slices, 3), dtype=np.int64)
+    for s in prange(n_slices):
+        bad_index = 0
+        non_finite = 0
+        negative = 0
+        # branch-free sums, so that the loop vectorises
+        for p in range(s * nnz // n_slices, (s + 1) * nnz // n_slices):
+            w = indices[p]
+            x = data[p]
+            bad_index += (w < 0) | (w >= n_features)
+            finite = math.isfinite(x)
+            non_finite += not finite
+            negative += finite & (x < 0)
+        found[s, 0] = bad_index
+        found[s, 1] = non_finite
+        found[s, 2] = negative
+    return found.sum(axis=0)
+
+
 def accumulator_chunks(n_features, n_components, n_threads=None,
                        budget=None):
     """How many row chunks a counting pass may use.
