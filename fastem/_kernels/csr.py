@@ -104,19 +104,20 @@ def accumulator_chunks(n_features, n_components, n_threads=None,
 
 
 @njit(**JIT)
-def _prefetch_row(table, w, lo, hi, write):
-    """Request the cache lines of ``table[w, lo:hi]``."""
+def _prefetch_row(table, w, write):
+    """Request every cache line of ``table[w, :]``."""
+    n_columns = table.shape[1]
     step = max(1, CACHE_LINE // table.itemsize)
-    for k in range(lo, hi, step):
+    for k in range(0, n_columns, step):
         if write:
             prefetch_write(table, w, k)
         else:
             prefetch_read(table, w, k)
-    if hi - lo > step:  # a row that starts mid-line ends in one more line
+    if n_columns > 0:  # a row that starts mid-line ends in one more line
         if write:
-            prefetch_write(table, w, hi - 1)
+            prefetch_write(table, w, n_columns - 1)
         else:
-            prefetch_read(table, w, hi - 1)
+            prefetch_read(table, w, n_columns - 1)
 
 
 @njit(**JIT)
@@ -127,7 +128,7 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
         out[k] = log_prior[k]
     for p in range(start, end):
         if p + PREFETCH_DISTANCE < nnz:
-            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], 0, n_components, False)
+            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], False)
         x = data[p]
         if x == 0:
             continue
@@ -143,7 +144,7 @@ def _row_jll_one(data, indices, start, end, log_prior, log_prob, k):
     total = log_prior[k]
     for p in range(start, end):
         if p + PREFETCH_DISTANCE < nnz:
-            _prefetch_row(log_prob, indices[p + PREFETCH_DISTANCE], k, k + 1, False)
+            prefetch_read(log_prob, indices[p + PREFETCH_DISTANCE], k)
         x = data[p]
         if x != 0:
             total += x * log_prob[indices[p], k]
@@ -185,7 +186,10 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
         class_counts[k] += weight * resp[k]
     for p in range(start, end):
         if p + PREFETCH_DISTANCE < nnz:
-            _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], lo, hi, True)
+            if hi - lo == 1:  # a one-hot row touches one line of the row
+                prefetch_write(counts, indices[p + PREFETCH_DISTANCE], lo)
+            else:
+                _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], True)
         xw = weight * data[p]
         w = indices[p]
         for k in range(lo, hi):
