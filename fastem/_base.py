@@ -65,13 +65,15 @@ class EMMixin(BaseEstimator):
         ``lower_bounds_``."""
         random_state = check_random_state(self.random_state)
         warm = bool(getattr(self, "warm_start", False)) and hasattr(self, "converged_")
-        n_init = 1 if warm else self.n_init
         latent = self._has_latent(data)
+        # restarts differ only in what is latent
+        n_init = 1 if warm or not latent else self.n_init
         max_iter = self.max_iter if latent else 0
 
         best = None
         for init in range(n_init):
-            if not warm:
+            if not warm or not latent:
+                # (with nothing latent the initial counting pass is the fit)
                 self._initialize(data, random_state)
             if latent:
                 objective, stats = self._objective(data)

@@ -46,6 +46,9 @@ def resolve_n_jobs(n_jobs):
     """
     if n_jobs is None:
         return numba.get_num_threads()
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use a positive number of threads, "
+                         "-1 for all, or None.")
     limit = max_threads()
     if n_jobs < 0:
         n_jobs = limit + 1 + n_jobs

@@ -20,6 +20,8 @@ CSR = namedtuple("CSR", ["data", "indices", "indptr", "shape"])
 
 def _as_csr_arrays(X):
     if sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D sparse matrix, got {X.ndim} dimension(s).")
         if X.format != "csr":
             X = X.tocsr()  # converted once, never densified
         return X.data, X.indices, X.indptr, tuple(X.shape)
@@ -35,6 +37,8 @@ def _as_csr_arrays(X):
         raise ValueError("Complex data not supported; fastem needs non-negative real counts or weights.")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"X must hold real numbers, got an array of dtype {arr.dtype}.")
+    if arr.dtype == np.float16:  # SciPy's sparse formats do not support it
+        arr = arr.astype(np.float32)
     if arr.ndim != 2:
         raise ValueError(
             f"Expected a 2-D array, got an array with {arr.ndim} dimension(s). Reshape your data "
@@ -80,8 +84,10 @@ def check_csr(X, *, n_features=None, estimator=None):
     index_dtype = np.int32 if (indices.dtype == np.int32 and indptr.dtype == np.int32) else np.int64
     if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
         raise TypeError("CSR indices and indptr must be integer arrays.")
-    indices = indices.astype(index_dtype, copy=False)
-    indptr = indptr.astype(index_dtype, copy=False)
+    # contiguous arrays of one layout: the kernels compile once, not per layout
+    data = np.ascontiguousarray(data)
+    indices = np.ascontiguousarray(indices, dtype=index_dtype)
+    indptr = np.ascontiguousarray(indptr, dtype=index_dtype)
 
     if indptr.ndim != 1 or indptr.shape[0] != n_rows + 1:
         raise ValueError(

@@ -97,10 +97,8 @@ class _CSRMixtureMixin(DensityMixin, EMMixin):
         """Validate parameters and ``X`` for a fit; returns ``(X, warm)``."""
         self._validate_params()
         warm = self.warm_start and hasattr(self, "converged_")
-        if not warm:
-            # a fresh fit forgets the previous one (n_features may change)
-            self.__dict__.pop("n_features_in_", None)
-        X = check_csr(X, estimator=self, n_features=getattr(self, "n_features_in_", None))
+        # a fresh fit may change n_features; a warm one may not
+        X = check_csr(X, estimator=self, n_features=self.n_features_in_ if warm else None)
         _check_n_components(self.n_components, X.shape[0])
         if warm and self.weights_.shape[0] != self.n_components:
             raise ValueError(f"warm_start=True needs the same n_components as the previous fit "
@@ -533,7 +531,7 @@ class BernoulliMixture(_CSRMixtureMixin):
                              "at least one sample.")
         rng = check_random_state(self.random_state)
         n_features, n_components = self._mean.shape
-        per_component = rng.multinomial(n_samples, self.weights_)
+        per_component = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         rows_per_block = max(1, _SAMPLE_BLOCK // n_features)
         blocks = []
         for k in range(n_components):

@@ -202,11 +202,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
     def _prepare_fit(self, X, y, sample_weight, n_threads):
         """Validate the fit's input once; set classes_ and n_features_in_ and
         return the arrays every EM pass uses, and the observed labels."""
-        if not (self.warm_start and hasattr(self, "converged_")):
-            # a fresh fit forgets the previous one (n_features may change)
-            self.__dict__.pop("n_features_in_", None)
-        X = check_csr(X, estimator=self,
-                      n_features=getattr(self, "n_features_in_", None))
+        warm = self.warm_start and hasattr(self, "converged_")
+        # a fresh fit may change n_features; a warm one may not
+        X = check_csr(X, estimator=self, n_features=self.n_features_in_ if warm else None)
         n_samples, n_features = X.shape
         observed, labels = check_labels(y, n_samples)
         classes = self._resolve_classes(observed)
@@ -217,6 +215,12 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
                              "as the previous fit.")
         n_classes = classes.shape[0]
         fixed_prior = self._fixed_log_prior(n_classes)
+        if fixed_prior is not None:
+            impossible = np.flatnonzero(np.isneginf(fixed_prior)[labels[labels >= 0]])
+            if impossible.size:
+                raise ValueError(f"class_prior gives probability 0 to class "
+                                 f"{classes[labels[labels >= 0][impossible[0]]].item()!r}, which has "
+                                 "labelled rows: its rows would be impossible.")
 
         weight = _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64,
                                       ensure_non_negative=True)
@@ -252,7 +256,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             raise ValueError(f"n_classes={self.n_classes} exceeds the {n_observed} distinct labels, "
                              "which works only with numeric labels (the extra classes are named by "
                              "the next integers); pass n_classes=None or use numeric labels.")
-        start = int(np.max(observed)) + 1
+        start = max(int(np.max(observed)) + 1, 0)  # never -1, the unlabelled marker
         extra = np.arange(start, start + self.n_classes - n_observed)
         return np.concatenate([observed, extra.astype(observed.dtype)])
 

@@ -1,0 +1,76 @@
+"""Refits, warm starts and input edge cases found in review."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from sklearn.naive_bayes import MultinomialNB
+
+from fastem import BernoulliMixture, MultinomialMixture, NaiveBayesEM
+from fastem.datasets import make_corpus
+
+
+@pytest.fixture(scope="module")
+def two_corpora():
+    X1, y1, _ = make_corpus(300, 40, 3, 30, random_state=0)
+    X2, y2, _ = make_corpus(300, 40, 3, 30, random_state=1)
+    return X1, y1, X2, y2
+
+
+def test_warm_started_supervised_refit_learns_the_new_data(two_corpora):
+    X1, y1, X2, y2 = two_corpora
+    model = NaiveBayesEM(warm_start=True).fit(X1, y1)
+    model.fit(X2, y2)
+    assert_allclose(model.feature_log_prob_, MultinomialNB().fit(X2, y2).feature_log_prob_,
+                    atol=1e-10)
+
+
+def test_extra_classes_are_never_named_minus_one(two_corpora):
+    X1, y1, _, _ = two_corpora
+    y = np.where(y1 == 0, -5, -3)
+    y[::3] = -1
+    model = NaiveBayesEM(n_classes=4).fit(X1, y)
+    assert -1 not in model.classes_ and list(model.classes_[:2]) == [-5, -3]
+
+
+def test_zero_class_prior_for_a_labelled_class_is_rejected(two_corpora):
+    X1, y1, _, _ = two_corpora
+    with pytest.raises(ValueError, match="class_prior gives probability 0 to class 2"):
+        NaiveBayesEM(class_prior=[0.5, 0.5, 0.0]).fit(X1, y1)
+
+
+@pytest.mark.parametrize("model", [NaiveBayesEM(), MultinomialMixture(n_components=2, random_state=0),
+                                   BernoulliMixture(n_components=2, random_state=0)])
+def test_a_failed_refit_leaves_the_fitted_model_usable(two_corpora, model):
+    X1, y1, _, _ = two_corpora
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X1, y1)
+    expected = model.predict(X1)
+    bad = X1.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad, y1)
+    assert np.array_equal(model.predict(X1), expected)
+
+
+def test_n_jobs_zero_is_rejected(two_corpora):
+    X1, y1, _, _ = two_corpora
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        NaiveBayesEM(n_jobs=0).fit(X1, y1)
+
+
+def test_float16_and_non_contiguous_input(two_corpora):
+    X1, y1, _, _ = two_corpora
+    expected = NaiveBayesEM().fit(X1, y1).predict_log_proba(X1)
+    dense16 = X1.toarray().astype(np.float16)  # small counts are exact in float16
+    assert_allclose(NaiveBayesEM().fit(dense16, y1).predict_log_proba(X1), expected, atol=1e-10)
+    strided = sp.csr_matrix((np.repeat(X1.data, 2)[::2], X1.indices, X1.indptr), shape=X1.shape)
+    assert not strided.data.flags.c_contiguous
+    assert_allclose(NaiveBayesEM().fit(strided, y1).predict_log_proba(X1), expected, atol=1e-10)
+
+
+def test_one_dimensional_sparse_input_is_rejected():
+    with pytest.raises(ValueError, match="2-D"):
+        NaiveBayesEM().fit(sp.coo_array(np.ones(5)), [0, 1, 0, 1, 0])
