@@ -85,7 +85,7 @@ class EMMixin(BaseEstimator):
             n_iter = 0
             start = time.perf_counter()
             if self.verbose and latent:
-                print(f"Initialization {init}: objective {objective:.8g}")
+                print(f"Initialization {init}: objective {objective:.8g}", flush=True)
             for n_iter in range(1, max_iter + 1):
                 previous = objective
                 self._m_step(data, stats)
@@ -94,13 +94,14 @@ class EMMixin(BaseEstimator):
                 change = objective - previous
                 if self.verbose:
                     print(f"  Iteration {n_iter:4d}  objective {objective:.10g}  change {change:.3e}"
-                          f"  {time.perf_counter() - start:.2f} s")
+                          f"  {time.perf_counter() - start:.2f} s", flush=True)
                 if abs(change) < self.tol:
                     converged = True
                     break
             if self.verbose and latent:
                 state = "converged" if converged else "did not converge"
-                print(f"Initialization {init} {state} after {n_iter} iterations: objective {objective:.10g}")
+                print(f"Initialization {init} {state} after {n_iter} iterations: objective {objective:.10g}",
+                      flush=True)
             if best is None or objective > best[0] or np.isnan(best[0]):
                 best = (objective, self._get_parameters(), n_iter, lower_bounds, converged)
 

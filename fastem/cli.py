@@ -1,5 +1,7 @@
 """The ``fastem`` command line."""
 import argparse
+import ast
+import os
 import sys
 import time
 import warnings
@@ -17,18 +19,35 @@ def _int_list(text):
     return values
 
 
-def demo(args, out=None):
-    """Supervised NB on a few labels versus NaiveBayesEM with the rest unlabelled."""
-    out = sys.stdout if out is None else out
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.naive_bayes import MultinomialNB
+class CommandError(Exception):
+    """A user error: reported as one line on stderr, exit status 2 (usage,
+    missing or unreadable files) or 1 (the fit itself failed)."""
 
-    from . import NaiveBayesEM
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
+
+
+#: Labelled documents per row of the 20 Newsgroups demo table, and the cap on
+#: the unlabelled ones (Nigam et al. used 10,000).
+NEWS_LABELED = [100, 300, 1000]
+NEWS_UNLABELED = 10_000
+
+
+def demo(args, out=None):
+    """Supervised NB on a few labels versus NaiveBayesEM with the rest
+    unlabelled: on the 20 Newsgroups archive when --archive or FASTEM_DATA
+    names it, otherwise on a synthetic corpus."""
+    out = sys.stdout if out is None else out
+    archive = None if args.synthetic else (args.archive or os.environ.get("FASTEM_DATA") or None)
+    if archive is not None:
+        return _demo_20newsgroups(args, archive, out)
+    labeled = args.labeled or [30, 100, 300]
+    n_train = args.n_samples
+    if max(labeled) > n_train:
+        raise SystemExit(f"fastem demo: error: --labeled {max(labeled)} exceeds --n-samples {n_train}")
     from .datasets import make_corpus
 
-    n_train = args.n_samples
-    if max(args.labeled) > n_train:
-        raise SystemExit(f"fastem demo: error: --labeled {max(args.labeled)} exceeds --n-samples {n_train}")
     start = time.perf_counter()
     X, y, _ = make_corpus(n_train + args.n_test, args.n_features, args.n_classes, args.doc_length,
                           separation=args.separation, random_state=args.random_state)
@@ -37,23 +56,67 @@ def demo(args, out=None):
           f"{n_train} training + {args.n_test} test documents, {args.n_features} words, "
           f"{args.n_classes} classes, {X.nnz} non-zeros; made in {time.perf_counter() - start:.2f} s",
           file=out)
+    # labelled rows taken round-robin over the classes, so every class has some
+    by_class = [np.flatnonzero(y_train == k) for k in range(args.n_classes)]
+    order = np.array([rows[i] for i in range(n_train) for rows in by_class if i < rows.size])
+    _demo_table(X_train, y_train, X_test, y_test, order, labeled, None, args, out)
+    return 0
+
+
+def _demo_20newsgroups(args, archive, out):
+    from .datasets import load_20newsgroups
+
+    start = time.perf_counter()
+    try:
+        train = load_20newsgroups("train", archive=archive)
+        test = load_20newsgroups("test", archive=archive)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CommandError(f"{exc} (run 'fastem demo --synthetic' for the synthetic corpus)")
+    X_train, y_train, X_test, y_test = train.data, train.target, test.data, test.target
+    labeled = args.labeled or NEWS_LABELED
+    if max(labeled) >= X_train.shape[0]:
+        raise CommandError(f"--labeled {max(labeled)} leaves no unlabelled training documents "
+                           f"(the training split has {X_train.shape[0]})")
+    print(f"20 Newsgroups bydate (fastem.datasets.load_20newsgroups, headers removed): "
+          f"{X_train.shape[0]} training + {X_test.shape[0]} test documents, {X_train.shape[1]} words, "
+          f"{len(train.target_names)} classes; loaded in {time.perf_counter() - start:.2f} s", file=out)
+    # labelled rows: a seeded shuffle of each newsgroup, taken round-robin
+    rng = np.random.RandomState(args.random_state)
+    by_class = [rng.permutation(np.flatnonzero(y_train == k)) for k in range(len(train.target_names))]
+    order = np.array([rows[i] for i in range(X_train.shape[0]) for rows in by_class if i < rows.size])
+    _demo_table(X_train, y_train, X_test, y_test, order, labeled, NEWS_UNLABELED, args, out)
+    return 0
+
+
+def _demo_table(X_train, y_train, X_test, y_test, order, labeled_sizes, max_unlabeled, args, out):
+    """Print the NB versus NB-EM table: for each size, the first ``n`` rows of
+    ``order`` are labelled and the next ones (at most ``max_unlabeled``, all
+    when None) unlabelled."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.naive_bayes import MultinomialNB
+
+    from . import NaiveBayesEM
+
     # Compile the kernels once so that the timings below measure fitting.
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         NaiveBayesEM(alpha=args.alpha, max_iter=1).fit(X_train[:50], np.where(np.arange(50) < 10, y_train[:50], -1))
     print(f"JIT warm-up (compile or load the cached kernels): {time.perf_counter() - start:.2f} s", file=out)
-    print("", file=out)
+    print(file=out)
     header = f"{'labelled':>9} {'unlabelled':>10} | {'NB acc':>7} {'NB fit s':>8} | {'NB-EM acc':>9} {'NB-EM fit s':>11} {'iters':>5}"
     print(header, file=out)
     print("-" * len(header), file=out)
-    # labelled rows taken round-robin over the classes, so every class has some
-    by_class = [np.flatnonzero(y_train == k) for k in range(args.n_classes)]
-    order = np.array([rows[i] for i in range(n_train) for rows in by_class if i < rows.size])
-    for n_labeled in args.labeled:
+    for n_labeled in labeled_sizes:
         labeled = order[:n_labeled]
-        y_partial = np.full(n_train, -1, dtype=np.int64)
-        y_partial[labeled] = y_train[labeled]
+        if max_unlabeled is None:  # every training row, in its own order
+            rows = np.arange(X_train.shape[0])
+            y_partial = np.full(rows.size, -1, dtype=np.int64)
+            y_partial[labeled] = y_train[labeled]
+        else:
+            rows = order[:n_labeled + max_unlabeled]
+            y_partial = np.full(rows.size, -1, dtype=np.int64)
+            y_partial[:n_labeled] = y_train[labeled]
         t0 = time.perf_counter()
         nb = MultinomialNB(alpha=args.alpha).fit(X_train[labeled], y_train[labeled])
         t_nb = time.perf_counter() - t0
@@ -61,13 +124,191 @@ def demo(args, out=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             em = NaiveBayesEM(alpha=args.alpha, max_iter=args.max_iter,
-                              random_state=args.random_state).fit(X_train, y_partial)
+                              random_state=args.random_state).fit(X_train[rows], y_partial)
         t_em = time.perf_counter() - t0
-        print(f"{n_labeled:>9} {n_train - n_labeled:>10} | {nb.score(X_test, y_test):>7.3f} {t_nb:>8.3f} | "
+        print(f"{n_labeled:>9} {rows.size - n_labeled:>10} | {nb.score(X_test, y_test):>7.3f} {t_nb:>8.3f} | "
               f"{em.score(X_test, y_test):>9.3f} {t_em:>11.3f} {em.n_iter_:>5}", file=out)
-    print("", file=out)
+    print(file=out)
     print("NB: scikit-learn MultinomialNB on the labelled rows only. NB-EM: fastem.NaiveBayesEM on the "
           "labelled plus unlabelled rows. Accuracy on the held-out test documents.", file=out)
+
+
+# ------------------------------------------------------------------ fit / predict
+def _estimators():
+    """The estimator classes fastem exports, by name."""
+    import fastem
+
+    return {name: getattr(fastem, name) for name in fastem.__all__
+            if isinstance(getattr(fastem, name), type)}
+
+
+def _parse_param(text):
+    """``name=value`` with the value read as a Python literal (``0.1``,
+    ``True``, ``None``, ``(1, 1)``), else kept as a string."""
+    name, sep, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise CommandError(f"--param expects name=value, got {text!r}")
+    try:
+        value = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = value.strip()
+    return name, value
+
+
+def _read_labels(path, n_samples):
+    """One label per line; ``-1``, ``nan`` (any case) or an empty line marks
+    an unlabelled row. Whole numbers give int labels, other numbers floats,
+    anything else strings."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f.read().splitlines()]
+    except FileNotFoundError:
+        raise CommandError(f"labels file {str(path)!r}: no such file")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"labels file {str(path)!r}: cannot read it as text: {exc}")
+    # one trailing empty line is an end-of-file newline, not an unlabelled row
+    if len(lines) == n_samples + 1 and lines[-1] == "":
+        lines.pop()
+    if len(lines) != n_samples:
+        raise CommandError(f"labels file {str(path)!r} has {len(lines)} lines but the data has "
+                           f"{n_samples} rows (one label per line; -1, nan or empty = unlabelled)")
+    missing = np.array([v == "" or v == "-1" or v.lower() == "nan" for v in lines])
+    given = [v for v, m in zip(lines, missing) if not m]
+    for kind, marker in ((int, -1), (float, np.nan)):
+        try:
+            values = [kind(v) for v in given]
+        except ValueError:
+            continue
+        y = np.full(n_samples, marker, dtype=np.int64 if kind is int else np.float64)
+        y[~missing] = values
+        return y
+    y = np.full(n_samples, None, dtype=object)
+    y[~missing] = given
+    return y
+
+
+def _load_data(path, **kwargs):
+    from .datasets import _read_sparse
+
+    try:
+        return _read_sparse(path, **kwargs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CommandError(f"data file {exc}")
+
+
+def _report_warnings(caught):
+    for w in caught:
+        print(f"fastem: warning: {w.message}", file=sys.stderr)
+
+
+def fit(args, out=None):
+    """Fit a fastem estimator to a svmlight/libsvm or .npz file and save it with joblib."""
+    import joblib
+    from sklearn.base import is_classifier
+
+    out = sys.stdout if out is None else out
+    estimators = _estimators()
+    if args.model not in estimators:
+        raise CommandError(f"unknown model {args.model!r}; choose from {', '.join(sorted(estimators))}")
+    estimator = estimators[args.model]()
+    valid = estimator.get_params()
+    params = dict(_parse_param(p) for p in args.param)
+    if args.n_components is not None:
+        name = next((n for n in ("n_components", "n_classes") if n in valid), None)
+        if name is None:
+            raise CommandError(f"{args.model} has no n_components or n_classes parameter")
+        if name in params:
+            raise CommandError(f"--n-components and --param {name}=... both given; give one")
+        params[name] = args.n_components
+    if args.verbose:
+        params.setdefault("verbose", 1)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise CommandError(f"{args.model} has no parameter {unknown[0]!r}; its parameters are "
+                           f"{', '.join(sorted(valid))}")
+    estimator.set_params(**params)
+
+    X, y, zero_based = _load_data(args.data)
+    if args.labels is not None:
+        if not is_classifier(estimator):
+            raise CommandError(f"--labels: {args.model} is unsupervised and takes no labels")
+        y = _read_labels(args.labels, X.shape[0])
+    elif not is_classifier(estimator):
+        y = None  # a mixture ignores the svmlight targets
+    elif y is not None and np.array_equal(np.unique(y), [-1, 1]):
+        print("fastem: warning: the targets are -1 and +1, and -1 marks an unlabelled row; "
+              "relabel the -1 class or pass --labels", file=sys.stderr)
+
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            estimator.fit(X, y)
+        except (ValueError, TypeError) as exc:
+            # bad parameter values and labels: sklearn's InvalidParameterError is a ValueError
+            message = str(exc)
+            raise CommandError(message if message.startswith(args.model) else f"{args.model}: {message}",
+                               status=1)
+    elapsed = time.perf_counter() - start
+    _report_warnings(caught)
+    try:
+        joblib.dump({"model": estimator, "zero_based": zero_based,
+                     "n_features": X.shape[1]}, args.output)
+    except OSError as exc:
+        raise CommandError(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
+
+    summary = f"{args.model} fitted on {X.shape[0]} rows x {X.shape[1]} features"
+    if y is not None:
+        from ._validation import is_unlabeled
+
+        summary += f" ({int((~is_unlabeled(y)).sum())} labelled)"
+    summary += f" in {elapsed:.2f} s"
+    if hasattr(estimator, "n_iter_"):
+        summary += (f": {estimator.n_iter_} iterations, "
+                    f"{'converged' if estimator.converged_ else 'not converged'}, "
+                    f"objective {estimator.lower_bound_:.6g}")
+    print(f"{summary}; saved to {args.output}", file=out)
+    return 0
+
+
+def predict(args, out=None):
+    """Predict a class or component for each row of a data file with a model saved by 'fastem fit'."""
+    import pickle
+
+    import joblib
+
+    path = args.model_file
+    if not os.path.isfile(path):
+        raise CommandError(f"model file {path!r}: no such file")
+    try:
+        saved = joblib.load(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            ImportError, pickle.UnpicklingError) as exc:  # each means "not a model file"
+        raise CommandError(f"model file {path!r}: not a model saved by 'fastem fit' "
+                           f"({type(exc).__name__}: {exc})")
+    # a bare estimator saved from Python with joblib.dump(model, path) works too
+    if isinstance(saved, dict) and "model" in saved:
+        model, zero_based = saved["model"], saved.get("zero_based")
+    else:
+        model, zero_based = saved, None
+    if not (hasattr(model, "predict") and hasattr(model, "n_features_in_")):
+        raise CommandError(f"model file {path!r}: holds no fitted estimator")
+    X, _, _ = _load_data(args.data, n_features=model.n_features_in_,
+                         zero_based="auto" if zero_based is None else zero_based)
+    try:
+        labels = model.predict(X)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"predict: {exc}", status=1)
+    text = "".join(f"{v}\n" for v in labels.tolist())
+    if args.output is None:
+        (sys.stdout if out is None else out).write(text)
+    else:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise CommandError(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
     return 0
 
 
@@ -87,7 +328,7 @@ def bench(args, out=None):
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastem", description="Fast EM on sparse data.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("demo", help="semi-supervised Naive Bayes on a synthetic corpus",
+    p = sub.add_parser("demo", help="semi-supervised Naive Bayes on 20 Newsgroups or a synthetic corpus",
                        description=demo.__doc__)
     p.add_argument("--n-samples", type=int, default=20000, help="training documents (default 20000)")
     p.add_argument("--n-test", type=int, default=5000, help="test documents (default 5000)")
@@ -96,8 +337,15 @@ def build_parser():
     p.add_argument("--doc-length", type=float, default=60, help="mean words per document (default 60)")
     p.add_argument("--separation", type=float, default=0.5,
                    help="how different the classes' word distributions are (default 0.5)")
-    p.add_argument("--labeled", type=_int_list, default=[30, 100, 300],
-                   help="comma-separated numbers of labelled documents (default 30,100,300)")
+    p.add_argument("--archive", metavar="PATH", default=None,
+                   help="the 20 Newsgroups archive 20news-bydate.tar.gz or its directory "
+                        "(default: $FASTEM_DATA; without either, the synthetic corpus)")
+    p.add_argument("--synthetic", action="store_true",
+                   help="use the synthetic corpus even when FASTEM_DATA is set")
+    p.add_argument("--labeled", type=_int_list, default=None,
+                   help="comma-separated numbers of labelled documents (default 30,100,300; "
+                        f"on 20 Newsgroups {','.join(map(str, NEWS_LABELED))} with at most "
+                        f"{NEWS_UNLABELED} unlabelled)")
     p.add_argument("--alpha", type=float, default=0.1, help="smoothing (default 0.1)")
     p.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
@@ -116,6 +364,35 @@ def build_parser():
     p.add_argument("--alpha", type=float, default=0.01, help="smoothing (default 0.01)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.set_defaults(func=bench)
+
+    p = sub.add_parser("fit", help="fit a model to a svmlight or .npz file and save it",
+                       description=fit.__doc__ + " DATA ending in .npz is read with "
+                       "scipy.sparse.load_npz, anything else as svmlight/libsvm.",
+                       epilog="example: fastem fit NaiveBayesEM train.svm --param alpha=0.1 -o nb.joblib")
+    p.add_argument("model", metavar="MODEL",
+                   help=f"estimator class name: {', '.join(sorted(_estimators()))}")
+    p.add_argument("data", metavar="DATA", help="svmlight/libsvm file, or .npz sparse matrix")
+    p.add_argument("--labels", metavar="FILE", default=None,
+                   help="one label per line, -1/nan/empty = unlabelled (NaiveBayesEM; "
+                        "default: the svmlight targets, where -1 and nan mean unlabelled)")
+    p.add_argument("-k", "--n-components", type=int, default=None, metavar="K",
+                   help="n_components (mixtures) or n_classes (NaiveBayesEM)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a constructor parameter, e.g. alpha=0.1 or init_params='random' "
+                        "(repeatable; values are Python literals, else strings)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print each EM iteration's objective, change and elapsed time")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the model (joblib)")
+    p.set_defaults(func=fit)
+
+    p = sub.add_parser("predict", help="predict with a saved model, one label per line",
+                       description=predict.__doc__ + " Only load model files you trust: "
+                       "joblib files are pickles.")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a file written by 'fastem fit'")
+    p.add_argument("data", metavar="DATA", help="svmlight/libsvm file, or .npz sparse matrix")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write the predictions here (default: standard output)")
+    p.set_defaults(func=predict)
     return parser
 
 
@@ -128,7 +405,11 @@ def main(argv=None):
     for name in ("n_samples", "n_test", "n_features", "n_classes"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"fastem: error: {exc}", file=sys.stderr)
+        return exc.status
 
 
 if __name__ == "__main__":

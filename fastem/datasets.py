@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 import re
 import tarfile
+import zipfile
 
 import numpy as np
 import scipy.sparse as sp
@@ -202,8 +203,11 @@ def _save_cache(directory, key, result, feature_names, target_names):
     # the names first: the .npz is what marks the cache entry as complete
     _atomic_write(directory / f"{key}.json",
                   lambda tmp: tmp.write_text(json.dumps(names), encoding="utf-8"))
-    _atomic_write(directory / f"{key}.npz",
-                  lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    def write_arrays(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    _atomic_write(directory / f"{key}.npz", write_arrays)
 
 
 def _load_cache(directory, key):
@@ -219,8 +223,8 @@ def _load_cache(directory, key):
                                    arrays[f"{split}_indptr"]),
                                   shape=tuple(arrays[f"{split}_shape"]))
                 result[split] = (X, arrays[f"{split}_target"], names["filenames"][split])
-    except (OSError, ValueError, KeyError):  # a damaged entry is rebuilt
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # a damaged entry is rebuilt
     return result, names["feature_names"], names["target_names"]
 
 
@@ -306,3 +310,96 @@ def load_20newsgroups(subset="train", archive=None, remove_headers=True, cache_d
                  DESCR="20 Newsgroups, bydate split, headers "
                        f"{'removed' if remove_headers else 'kept'}; counts by CountVectorizer"
                        f"({VECTORIZER_SETTINGS}) fitted on the training split.")
+
+
+# ------------------------------------------------------------ files for the command line
+def _read_sparse(path, n_features=None, zero_based="auto"):
+    """:func:`load_sparse`, also returning whether svmlight column indices were
+    read as zero-based (None for ``.npz``), so that a second file can be read
+    with the same convention."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{str(path)!r}: no such file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r}: not a file")
+    if path.suffix.lower() == ".npz":
+        import pickle
+
+        try:
+            X = sp.load_npz(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+                pickle.UnpicklingError) as exc:  # each means "not this format"
+            raise ValueError(f"{str(path)!r}: not a SciPy sparse .npz file "
+                             f"(scipy.sparse.save_npz writes one): {exc}") from None
+        X, y, used = sp.csr_matrix(X, dtype=np.float64), None, None
+        if n_features is not None and X.shape[1] != n_features:
+            raise ValueError(f"{str(path)!r} has {X.shape[1]} columns, expected {n_features}.")
+    else:
+        from sklearn.datasets import load_svmlight_file
+
+        try:
+            if zero_based == "auto":
+                # sklearn's own rule (one-based unless a column index 0 occurs),
+                # applied here so that the caller learns which one was used
+                X, y = load_svmlight_file(str(path), zero_based=True, dtype=np.float64)
+                used = X.nnz == 0 or X.indices.min() == 0
+                if not used:
+                    X = X[:, 1:]
+            else:
+                used = bool(zero_based)
+                X, y = load_svmlight_file(str(path), zero_based=used, dtype=np.float64)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{str(path)!r}: not a svmlight/libsvm file "
+                             f"('<label> <index>:<value> ...' per line; .npz files must end "
+                             f"in .npz): {exc}") from None
+        if n_features is not None and X.shape[1] != n_features:
+            if X.shape[1] > n_features:
+                raise ValueError(f"{str(path)!r} has {X.shape[1]} columns, more than the "
+                                 f"{n_features} expected.")
+            X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
+        if np.all(np.isfinite(y) & (y == np.round(y))):
+            y = y.astype(np.int64)
+    if X.shape[0] == 0:
+        raise ValueError(f"{str(path)!r} holds no rows.")
+    X.sort_indices()
+    return X, y, used
+
+
+def load_sparse(path, *, n_features=None, zero_based="auto"):
+    """Read a sparse data matrix from a svmlight/libsvm file or a SciPy ``.npz``.
+
+    The format is chosen by the extension: ``.npz`` is read with
+    :func:`scipy.sparse.load_npz` (as written by :func:`scipy.sparse.save_npz`),
+    anything else with :func:`sklearn.datasets.load_svmlight_file`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    n_features : int, default=None
+        The number of columns expected (for example a fitted model's
+        ``n_features_in_``). A svmlight file whose largest index is smaller is
+        padded with empty columns; a larger one, or an ``.npz`` of another
+        width, is an error.
+    zero_based : bool or 'auto', default='auto'
+        Whether svmlight column indices start at 0. ``'auto'`` is
+        scikit-learn's rule: one-based unless some index is 0. Ignored for
+        ``.npz``.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,) or None
+        The svmlight targets (int64 when they are all whole numbers, else
+        float64); None for ``.npz``, which stores no labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not an existing file.
+    ValueError
+        When the file is not in the format its extension names, holds no
+        rows, or does not have ``n_features`` columns.
+    """
+    X, y, _ = _read_sparse(path, n_features=n_features, zero_based=zero_based)
+    return X, y
