@@ -193,3 +193,57 @@ def ref_count_invalid_entries(data, indices, n_features):
     finite = np.isfinite(data)
     return np.array([np.sum((indices < 0) | (indices >= n_features)),
                      np.sum(~finite), np.sum(finite & (data < 0))])
+
+
+# ==========================================================================
+# Gaussian mixtures (fastem._kernels.gaussian, fastem.GaussianMixture)
+# ==========================================================================
+# Parameters in scikit-learn's public layout: ``weights`` [K], ``means``
+# [K, d] and ``covariances`` (full [K, d, d], tied [d, d], diag [K, d],
+# spherical [K]). Every log-density comes from scipy.stats.multivariate_normal
+# on the full covariance matrix (not from a Cholesky factor), on a dense
+# float64 copy of X.
+
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    """Any covariance layout as [K, d, d] matrices."""
+    cov = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        return cov
+    if covariance_type == "tied":
+        return np.repeat(cov[None], n_components, axis=0)
+    if covariance_type == "diag":
+        return np.array([np.diag(c) for c in cov])
+    return np.array([c * np.eye(n_features) for c in cov])
+
+
+def ref_gaussian_jll(X, weights, means, covariances, covariance_type):
+    """``log π_k + log N(x_n | μ_k, Σ_k)``, shape [n_samples, K]."""
+    from scipy.stats import multivariate_normal
+    X = dense_rows(X) if hasattr(X, "indptr") else np.asarray(X, dtype=np.float64)
+    K, d = np.shape(means)
+    covs = full_covariances(covariances, covariance_type, K, d)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    return np.column_stack([log_w[k] + multivariate_normal(means[k], covs[k]).logpdf(X).reshape(-1)
+                            for k in range(K)])
+
+
+def ref_gaussian_em_stats(X, weights, means, covariances, covariance_type, shift):
+    """E-step by SciPy, then the statistics the dense kernels return:
+    ``(Σ log p(x), nk, s1 = Σγ(x - shift_k), s2)`` with s2 the full outer
+    products [K, d, d] for 'full', the squares [K, d] for 'diag'/'spherical',
+    None for 'tied'."""
+    X = dense_rows(X) if hasattr(X, "indptr") else np.asarray(X, dtype=np.float64)
+    jll = ref_gaussian_jll(X, weights, means, covariances, covariance_type)
+    log_norm = logsumexp(jll, axis=1)
+    resp = np.exp(jll - log_norm[:, None])
+    K, d = np.shape(means)
+    nk = resp.sum(axis=0)
+    s1 = np.array([resp[:, k] @ (X - shift[k]) for k in range(K)])
+    if covariance_type == "full":
+        s2 = np.array([(resp[:, k, None] * (X - shift[k])).T @ (X - shift[k]) for k in range(K)])
+    elif covariance_type == "tied":
+        s2 = None
+    else:
+        s2 = np.array([resp[:, k] @ (X - shift[k]) ** 2 for k in range(K)])
+    return log_norm.sum(), nk, s1, s2
