@@ -13,6 +13,32 @@ import scipy.sparse as sp
 from sklearn.utils import Bunch, check_random_state
 
 
+def sample_word_counts(feature_prob, components, lengths, random_state=None):
+    """Bag-of-words counts: row ``i`` has ``lengths[i]`` words drawn from
+    ``feature_prob[components[i]]`` (rows of ``feature_prob`` are distributions
+    over words, [n_components, n_features]).
+
+    Returns a canonical float64 CSR matrix of shape (len(components), n_features).
+    """
+    rng = check_random_state(random_state)
+    n_features = feature_prob.shape[1]
+    rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for k in range(feature_prob.shape[0]):
+        docs = np.flatnonzero(components == k)
+        n_tokens = int(lengths[docs].sum())
+        if n_tokens == 0:
+            continue
+        cdf = np.cumsum(feature_prob[k])
+        words = np.searchsorted(cdf, rng.random_sample(n_tokens) * cdf[-1], side="right")
+        rows.append(np.repeat(docs, lengths[docs]))
+        cols.append(np.minimum(words, n_features - 1))
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    X = sp.csr_matrix((np.ones(rows.shape[0]), (rows, cols)),
+                      shape=(components.shape[0], n_features))
+    X.sum_duplicates()
+    return X
+
+
 def make_corpus(n_samples=1000, n_features=1000, n_classes=5, doc_length=100, *,
                 separation=1.0, zipf_exponent=1.1, random_state=None):
     """Sample a bag-of-words corpus from a known mixture of multinomials.
@@ -60,19 +86,7 @@ def make_corpus(n_samples=1000, n_features=1000, n_classes=5, doc_length=100, *,
 
     y = rng.choice(n_classes, size=n_samples, p=class_prior).astype(np.int64)
     lengths = np.maximum(rng.poisson(doc_length, size=n_samples), 1)
-    rows, cols = [], []
-    for k in range(n_classes):
-        docs = np.flatnonzero(y == k)
-        n_tokens = int(lengths[docs].sum())
-        if n_tokens == 0:
-            continue
-        cdf = np.cumsum(feature_prob[k])
-        words = np.searchsorted(cdf, rng.random_sample(n_tokens) * cdf[-1], side="right")
-        rows.append(np.repeat(docs, lengths[docs]))
-        cols.append(np.minimum(words, n_features - 1))
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    X = sp.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_samples, n_features))
-    X.sum_duplicates()
+    X = sample_word_counts(feature_prob, y, lengths, rng)
     return X, y, Bunch(class_prior=class_prior, feature_prob=feature_prob)
 
 

@@ -19,6 +19,7 @@ from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, pr
 from ._config import PARAM_DTYPE, threads
 from ._multinomial import DocumentSeeds, kl_kmeans_plusplus, multinomial_log_prob
 from ._validation import CSR, check_csr
+from .datasets import sample_word_counts
 
 
 # ----------------------------------------------------------------------------
@@ -830,21 +831,7 @@ class MultinomialMixture(_CSRMixtureMixin):
         n_features, n_components = self._log_prob.shape
         per_component = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         y = np.repeat(np.arange(n_components), per_component)
-        rows, cols = [], []
-        for k in range(n_components):
-            docs = np.flatnonzero(y == k)
-            n_tokens = int(lengths[docs].sum())
-            if n_tokens == 0:
-                continue
-            cdf = np.cumsum(np.exp(self._log_prob[:, k]))
-            words = np.searchsorted(cdf, rng.random_sample(n_tokens) * cdf[-1], side="right")
-            rows.append(np.repeat(docs, lengths[docs]))
-            cols.append(np.minimum(words, n_features - 1))
-        rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        X = sp.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_samples, n_features))
-        X.sum_duplicates()
-        return X, y
+        return sample_word_counts(np.exp(self._log_prob.T), y, lengths, rng), y
 
     # ------------------------------------------------------- interpretation
     def top_terms(self, feature_names=None, n=10):
