@@ -92,7 +92,7 @@ class EMMixin(BaseEstimator):
                 objective, stats = self._objective(data)
                 lower_bounds.append(objective)
                 change = objective - previous
-                if self.verbose:
+                if self.verbose and n_iter % getattr(self, "verbose_interval", 1) == 0:
                     print(f"  Iteration {n_iter:4d}  objective {objective:.10g}  change {change:.3e}"
                           f"  {time.perf_counter() - start:.2f} s", flush=True)
                 if abs(change) < self.tol:

@@ -57,3 +57,13 @@ def test_fit_under_a_tiny_accumulator_budget_gives_the_same_model(monkeypatch):
     assert requested == [1]
     np.testing.assert_allclose(model.feature_log_prob_, reference.feature_log_prob_, rtol=1e-12)
     np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-12)
+
+
+
+def test_bench_gaussian_option_runs_the_gaussian_benchmark(monkeypatch):
+    import fastem.gaussian_bench as gaussian_bench
+
+    calls = []
+    monkeypatch.setattr(gaussian_bench, "run_gaussian", lambda **kw: calls.append(kw) or [])
+    assert main(["bench", "--gaussian", "--threads", "1", "--repeat", "2"]) == 0
+    assert calls == [dict(n_jobs=1, repeat=2, seed=0)]
