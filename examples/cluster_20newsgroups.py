@@ -13,7 +13,6 @@ from the FASTEM_DATA environment variable, else from
 ``../shared/data/20news/`` beside the repository.
 """
 import argparse
-import os
 from pathlib import Path
 import sys
 import time
@@ -23,39 +22,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
 
 from fastem import MultinomialMixture
-from fastem.datasets import ARCHIVE_NAME, load_20newsgroups
+from fastem.cli import int_list
+from fastem.datasets import ARCHIVE_NAME, find_20newsgroups_archive, load_20newsgroups
 from fastem.mixture import format_top_terms
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "20news" / ARCHIVE_NAME
 
 
-def _int_list(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
 def _archive(arg):
-    for candidate in (arg, os.environ.get("FASTEM_DATA"), DEFAULT_ARCHIVE):
-        if candidate:
-            path = Path(candidate).expanduser()
-            path = path / ARCHIVE_NAME if path.is_dir() else path
-            if path.is_file():
-                return path
-            if candidate is not DEFAULT_ARCHIVE:
-                break  # an archive named explicitly but missing: say so, do not guess
-    raise SystemExit(f"cluster_20newsgroups.py: {ARCHIVE_NAME} not found (looked at "
-                     f"{candidate}); pass its path as the first argument or set FASTEM_DATA.")
+    try:
+        return find_20newsgroups_archive(arg, default=DEFAULT_ARCHIVE)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"cluster_20newsgroups.py: {exc}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive", nargs="?", help=f"path to {ARCHIVE_NAME} or its directory")
-    parser.add_argument("--n-components", type=_int_list, default=[20],
+    parser.add_argument("--n-components", type=int_list, default=[20],
                         help="comma-separated numbers of components (default 20)")
     parser.add_argument("--alpha", type=float, default=1.0, help="smoothing (default 1.0)")
     parser.add_argument("--n-init", type=int, default=5, help="initialisations (default 5)")

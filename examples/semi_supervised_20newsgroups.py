@@ -26,7 +26,6 @@ ARCHIVE is ``20news-bydate.tar.gz`` or its directory; default ``$FASTEM_DATA``,
 else ``../shared/data/20news/`` beside the repository.
 """
 import argparse
-import os
 from pathlib import Path
 import sys
 import time
@@ -37,7 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.naive_bayes import MultinomialNB
 
 from fastem import NaiveBayesEM
-from fastem.datasets import ARCHIVE_NAME, load_20newsgroups
+from fastem.datasets import ARCHIVE_NAME, find_20newsgroups_archive, load_20newsgroups
 
 SIZES = (20, 100, 300, 1000, 3000)
 N_UNLABELED = 10_000
@@ -53,15 +52,10 @@ DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "20n
 
 def find_archive(argument):
     """The archive from the argument, else $FASTEM_DATA, else ../shared; None if absent."""
-    for candidate in (argument, os.environ.get("FASTEM_DATA"), DEFAULT_ARCHIVE):
-        if candidate:
-            path = Path(candidate).expanduser()
-            path = path / ARCHIVE_NAME if path.is_dir() else path
-            if path.is_file():
-                return path
-            if candidate is argument:
-                return None  # an explicit argument that does not exist is an error
-    return None
+    try:
+        return find_20newsgroups_archive(argument, default=DEFAULT_ARCHIVE)
+    except FileNotFoundError:
+        return None
 
 
 def stratified_labelled(y, candidates, n_labeled, rng):

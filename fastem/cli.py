@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 
-def _int_list(text):
+def int_list(text):
+    """argparse type: comma-separated positive integers."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -348,7 +349,7 @@ def build_parser():
                         "(default: $FASTEM_DATA; without either, the synthetic corpus)")
     p.add_argument("--synthetic", action="store_true",
                    help="use the synthetic corpus even when FASTEM_DATA is set")
-    p.add_argument("--labeled", type=_int_list, default=None,
+    p.add_argument("--labeled", type=int_list, default=None,
                    help="comma-separated numbers of labelled documents (default 30,100,300; "
                         f"on 20 Newsgroups {','.join(map(str, NEWS_LABELED))} with at most "
                         f"{NEWS_UNLABELED} unlabelled)")
@@ -362,7 +363,7 @@ def build_parser():
     p.add_argument("--n-samples", type=int, default=100_000, help="documents (default 100000)")
     p.add_argument("--n-features", type=int, default=100_000, help="vocabulary size (default 100000)")
     p.add_argument("--nnz", type=int, default=9_000_000, help="approximate non-zeros (default 9000000)")
-    p.add_argument("-k", "--n-components", type=_int_list, default=[2, 5, 16, 20, 50, 100],
+    p.add_argument("-k", "--n-components", type=int_list, default=[2, 5, 16, 20, 50, 100],
                    help="comma-separated numbers of components (default 2,5,16,20,50,100)")
     p.add_argument("--threads", type=int, default=None,
                    help="Numba threads (default: all of them)")

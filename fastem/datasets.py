@@ -116,12 +116,19 @@ def _strip_header(text):
     return text[match.end():] if match else ""
 
 
-def _find_archive(archive):
-    """Resolve ``archive``, then ``$FASTEM_DATA``; each may name the archive or
-    a directory holding it."""
+def find_20newsgroups_archive(archive=None, default=None):
+    """Path of ``20news-bydate.tar.gz``: ``archive``, else ``$FASTEM_DATA``,
+    else ``default``; each may name the archive or a directory holding it.
+
+    An archive named by ``archive`` or ``$FASTEM_DATA`` must exist (no silent
+    fallback); ``default`` is used only when neither is given. Raises
+    ``FileNotFoundError`` with a message saying where to put it.
+    """
     sources = [("archive", archive)] if archive is not None else []
     if os.environ.get("FASTEM_DATA"):
         sources.append(("FASTEM_DATA", os.environ["FASTEM_DATA"]))
+    if not sources and default is not None:
+        sources.append(("default", default))
     for source, value in sources:
         path = Path(value).expanduser()
         if path.is_dir():
@@ -303,7 +310,7 @@ def load_20newsgroups(subset="train", archive=None, remove_headers=True, cache_d
     """
     if subset not in ("train", "test", "all"):
         raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}.")
-    path = _find_archive(archive)
+    path = find_20newsgroups_archive(archive)
     directory = _cache_directory(cache_dir)
     key = _cache_key(path, remove_headers)
     loaded = _load_cache(directory, key)

@@ -50,6 +50,8 @@ from fastem.mixture import (  # noqa: E402
     _bernoulli_tables,
     _binarize_csr,
 )
+from helpers import quiet  # noqa: E402
+
 from reference import (  # noqa: E402
     dense_presence,
     dense_rows,
@@ -75,16 +77,6 @@ def _bernoulli_em_pass(data, log_prior, log_odds):
 
 def assert_close(actual, desired, rtol=RTOL, atol=ATOL):
     assert_allclose(actual, desired, rtol=rtol, atol=atol)
-
-
-class quiet:
-    def __enter__(self):
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", ConvergenceWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ the repository); those tests are skipped without it.
 """
 import io
 import os
-from pathlib import Path
 import tarfile
 
 import numpy as np
@@ -18,23 +17,8 @@ import scipy.sparse as sp
 import fastem.datasets as datasets
 from fastem.datasets import VECTORIZER_SETTINGS, load_20newsgroups
 
-SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared/data/20news/20news-bydate.tar.gz"
-
-
-def _real_archive():
-    env = os.environ.get("FASTEM_DATA")
-    if env:
-        path = Path(env)
-        path = path / datasets.ARCHIVE_NAME if path.is_dir() else path
-        if path.is_file():
-            return path
-    return SHARED_ARCHIVE if SHARED_ARCHIVE.is_file() else None
-
-
-REAL_ARCHIVE = _real_archive()
-needs_archive = pytest.mark.skipif(
-    REAL_ARCHIVE is None,
-    reason=f"20 Newsgroups archive not found (set FASTEM_DATA or put it at {SHARED_ARCHIVE})")
+from helpers import REAL_ARCHIVE  # noqa: E402
+from helpers import needs_20news as needs_archive  # noqa: E402
 
 
 # ------------------------------------------------------------ tiny archive

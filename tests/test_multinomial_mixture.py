@@ -11,9 +11,7 @@ references by floating-point reassociation only: parameters are compared at
 1e-9 relative after a few EM iterations (round-off amplified a little by the
 iterations), single passes at 1e-10/1e-12.
 """
-import os
 import pickle
-from pathlib import Path
 import warnings
 
 import numba
@@ -35,19 +33,10 @@ from fastem._multinomial import DocumentSeeds, kl_kmeans_plusplus
 from fastem._validation import check_csr
 from fastem.datasets import make_corpus
 from fastem.mixture import format_top_terms
+from helpers import quiet  # noqa: E402
 
 REF_RTOL = 1e-9
 INITS = ["kmeans++", "random", "random_from_data"]
-
-
-class quiet:
-    def __enter__(self):
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", ConvergenceWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 # --------------------------------------------------------------------- helpers
@@ -684,22 +673,10 @@ def test_sklearn_compatible(estimator, check):
 
 
 # ------------------------------------------------------------ real data
-SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared/data/20news/20news-bydate.tar.gz"
+from helpers import REAL_ARCHIVE, needs_20news  # noqa: E402
 
 
-def _real_archive():
-    env = os.environ.get("FASTEM_DATA")
-    if env:
-        path = Path(env)
-        path = path / "20news-bydate.tar.gz" if path.is_dir() else path
-        if path.is_file():
-            return path
-    return SHARED_ARCHIVE if SHARED_ARCHIVE.is_file() else None
-
-
-@pytest.mark.skipif(_real_archive() is None,
-                    reason=f"20 Newsgroups archive not found (set FASTEM_DATA or put it at "
-                           f"{SHARED_ARCHIVE})")
+@needs_20news
 def test_20newsgroups_nmi(tmp_path):
     """The defaults with n_init=5 cluster the bydate training set (headers
     removed) into 20 components with NMI >= 0.50 against the newsgroups.
@@ -707,7 +684,7 @@ def test_20newsgroups_nmi(tmp_path):
     about 6 s on 2 threads plus 3 s to vectorise the archive."""
     from fastem.datasets import load_20newsgroups
 
-    train = load_20newsgroups("train", archive=_real_archive(), cache_dir=tmp_path)
+    train = load_20newsgroups("train", archive=REAL_ARCHIVE, cache_dir=tmp_path)
     model = MultinomialMixture(20, n_init=5, random_state=0).fit(train.data)
     assert model.converged_
     nmi = normalized_mutual_info_score(train.target, model.predict(train.data))

@@ -32,22 +32,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastem._kernels.csr as kernel_module
 from fastem import NaiveBayesEM
 from fastem.datasets import make_corpus
+from helpers import quiet  # noqa: E402
 
 PARITY_ATOL = 1e-10
 REF_RTOL = 1e-9
 
 
 # --------------------------------------------------------------------- helpers
-class quiet:
-    def __enter__(self):
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", ConvergenceWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
-
-
 def _partial_labels(y, fraction, seed, ensure_all=True):
     """Copy of ``y`` with all but ``fraction`` of rows set to -1; if
     ``ensure_all`` every class keeps at least one labelled row."""

@@ -11,8 +11,6 @@ Skipped when the archive is absent (``FASTEM_DATA``, else
 ``../shared/data/20news/`` beside the repository), like
 ``tests/test_datasets_20news.py``. About 10 s with a warm cache.
 """
-import os
-from pathlib import Path
 import warnings
 
 import numpy as np
@@ -21,25 +19,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.naive_bayes import MultinomialNB
 
 from fastem import NaiveBayesEM
-from fastem.datasets import ARCHIVE_NAME, load_20newsgroups
+from fastem.datasets import load_20newsgroups
 
-SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared/data/20news" / ARCHIVE_NAME
+from helpers import REAL_ARCHIVE, needs_20news  # noqa: E402
 
-
-def _real_archive():
-    env = os.environ.get("FASTEM_DATA")
-    if env:
-        path = Path(env)
-        path = path / ARCHIVE_NAME if path.is_dir() else path
-        if path.is_file():
-            return path
-    return SHARED_ARCHIVE if SHARED_ARCHIVE.is_file() else None
-
-
-REAL_ARCHIVE = _real_archive()
-pytestmark = pytest.mark.skipif(
-    REAL_ARCHIVE is None,
-    reason=f"20 Newsgroups archive not found (set FASTEM_DATA or put it at {SHARED_ARCHIVE})")
+pytestmark = needs_20news
 
 ALPHA = 0.03
 UNLABELED_WEIGHT = 0.3
