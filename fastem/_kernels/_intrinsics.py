@@ -1,4 +1,5 @@
-"""Low-level helpers Numba does not offer: software prefetch.
+"""Low-level helpers Numba does not offer: software prefetch and an exp that
+vectorises.
 
 The E-step reads, and the M-step updates, one row of a [n_features, K] table
 per non-zero, in the random order of the words of each document. For rare
@@ -6,11 +7,16 @@ words those rows miss every cache; asking for them a few non-zeros ahead lets
 the misses overlap (measured: the jll pass over a 100k-word vocabulary runs
 about 1.8x faster).
 """
+import math
+
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .._config import JIT
 
 #: how many non-zeros ahead rows are requested
 PREFETCH_DISTANCE = 32
@@ -57,3 +63,98 @@ if numba.config.DISABLE_JIT:
 else:
     prefetch_read = _make_prefetch(write=False)
     prefetch_write = _make_prefetch(write=True)
+
+
+# ---------------------------------------------------------------------------
+# exp that vectorises
+# ---------------------------------------------------------------------------
+# Numba's math.exp is a call into libm, one value at a time, and the llvmlite
+# wheels carry no vector math library; in the posterior of a row (K
+# exponentials) that call is a large share of the E-step. ``vexp`` is plain
+# arithmetic that LLVM vectorises: Cody-Waite reduction x = n ln2 + r with
+# |r| <= ln2/2, a degree-13 Taylor polynomial for exp(r) (truncation error
+# below 5e-18 relative), and the scale 2^n built from its bits in two halves,
+# so that subnormal results come out right. Error: within 2 ulp of the
+# correctly rounded value (tested against numpy over the whole range).
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low 32 bits zero: n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -745.2  # exp(x) rounds to 0 below about -745.13
+_EXP_MAX = 709.782712893384  # exp(x) overflows above log(DBL_MAX)
+
+
+if numba.config.DISABLE_JIT:
+    def fma(a, b, c):
+        return a * b + c
+
+    def scale_bits(p, k):
+        return math.ldexp(p, int(k))
+else:
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        """``a * b + c`` rounded once (``llvm.fma``); fast-math cannot split it."""
+        if not all(isinstance(t, types.Float) for t in (a, b, c)):
+            return None
+        sig = types.float64(a, b, c)
+
+        def codegen(context, builder, signature, args):
+            values = [context.cast(builder, v, t, types.float64)
+                      for v, t in zip(args, signature.args)]
+            ty = ir.DoubleType()
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * 3),
+                                                "llvm.fma.f64")
+            return builder.call(fn, values)
+
+        return sig, codegen
+
+    @intrinsic
+    def scale_bits(typingctx, p, k):
+        """``p * 2.0 ** k`` by adding ``k`` to the exponent bits of float64
+        ``p``: right whenever the result is a normal number (the caller keeps
+        it so). Integer arithmetic, so no fast-math flag can reorder it."""
+        if not isinstance(p, types.Float) or not isinstance(k, types.Integer):
+            return None
+        sig = types.float64(p, k)
+
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            x = context.cast(builder, args[0], signature.args[0], types.float64)
+            n = context.cast(builder, args[1], signature.args[1], types.int64)
+            bits = builder.add(builder.bitcast(x, i64), builder.shl(n, ir.Constant(i64, 52)))
+            return builder.bitcast(bits, ir.DoubleType())
+
+        return sig, codegen
+
+
+_TWO_M64 = 2.0 ** -64
+
+
+@numba.njit(**JIT)
+def vexp(x):
+    """``exp(x)`` in float64 as arithmetic LLVM can vectorise (see above)."""
+    y = min(max(x, _EXP_MIN), _EXP_MAX)
+    k = math.floor(y * _LOG2E + 0.5)
+    n = -np.float64(k)
+    r = fma(n, _LN2_LO, fma(n, _LN2_HI, y))
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # results below 2^-1022 are made 2^64 larger, then scaled down (one rounding)
+    tiny = k < -1000
+    value = scale_bits(p, k + 64 if tiny else k)
+    value = value * _TWO_M64 if tiny else value
+    value = 0.0 if x < _EXP_MIN else value
+    value = np.inf if x > _EXP_MAX else value
+    return x if x != x else value  # NaN stays NaN

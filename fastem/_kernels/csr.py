@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import ACCUMULATOR_BUDGET_BYTES, JIT, PARALLEL_JIT
-from ._intrinsics import CACHE_LINE, PREFETCH_DISTANCE, prefetch_read, prefetch_write
+from ._intrinsics import CACHE_LINE, PREFETCH_DISTANCE, prefetch_read, prefetch_write, vexp
 
 
 def chunk_bounds(indptr, n_chunks):
@@ -153,8 +153,7 @@ def _row_jll_one(data, indices, start, end, log_prior, log_prob, k):
 
 @njit(**JIT)
 def _row_posterior(jll, lo, hi, resp):
-    """Write responsibilities of one row into ``resp`` (may alias ``jll``);
-    return ``log sum_{k in [lo, hi)} exp(jll[k])``."""
+    """Write responsibilities of one row into ``resp``; return ``log sum_{k in [lo, hi)} exp(jll[k])``."""
     n_components = jll.shape[0]
     top = -np.inf
     for k in range(lo, hi):
@@ -165,14 +164,15 @@ def _row_posterior(jll, lo, hi, resp):
         for k in range(n_components):
             resp[k] = share if lo <= k < hi else 0.0
         return -np.inf
+    for k in range(lo):
+        resp[k] = 0.0
+    for k in range(hi, n_components):
+        resp[k] = 0.0
     total = 0.0
-    for k in range(n_components):
-        if lo <= k < hi:
-            e = math.exp(jll[k] - top)
-            resp[k] = e
-            total += e
-        else:
-            resp[k] = 0.0
+    for k in range(lo, hi):
+        e = vexp(jll[k] - top)
+        resp[k] = e
+        total += e
     inv = 1.0 / total
     for k in range(lo, hi):
         resp[k] *= inv
@@ -268,6 +268,7 @@ def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log
     """E-step and M-step counts of rows ``first:last``; returns their objective."""
     n_components = counts.shape[1]
     row = np.empty(n_components)
+    resp = np.empty(n_components)  # apart from row, so that the softmax vectorises
     objective = 0.0
     for i in range(first, last):
         wi = weight[i]
@@ -278,8 +279,8 @@ def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log
             # the common case, with a constant component range so that the
             # loops over components vectorise
             _row_jll(data, indices, start, end, log_prior, log_prob, row)
-            objective += wi * _row_posterior(row, 0, n_components, row)
-            _row_scatter(data, indices, start, end, wi, row, 0, n_components, counts, class_counts)
+            objective += wi * _row_posterior(row, 0, n_components, resp)
+            _row_scatter(data, indices, start, end, wi, resp, 0, n_components, counts, class_counts)
             continue
         lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
         if hi - lo == 1:
@@ -287,12 +288,12 @@ def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log
             # log-likelihood needs one component, not K
             if need_objective:
                 objective += wi * _row_jll_one(data, indices, start, end, log_prior, log_prob, lo)
-            row[:] = 0.0
-            row[lo] = 1.0
+            resp[:] = 0.0
+            resp[lo] = 1.0
         else:
             _row_jll(data, indices, start, end, log_prior, log_prob, row)
-            objective += wi * _row_posterior(row, lo, hi, row)
-        _row_scatter(data, indices, start, end, wi, row, lo, hi, counts, class_counts)
+            objective += wi * _row_posterior(row, lo, hi, resp)
+        _row_scatter(data, indices, start, end, wi, resp, lo, hi, counts, class_counts)
     return objective
 
 

@@ -147,13 +147,14 @@ def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
         diff = np.empty((n_components, d))
         y = np.empty(d)
         row = np.empty(n_components)
+        resp = np.empty(n_components)  # apart from row: the softmax vectorises
         a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             _row_jll_full(X[n], means, prec_chol, const, diff, y, row)
-            ll += _row_posterior(row, 0, n_components, row)
+            ll += _row_posterior(row, 0, n_components, resp)
             for k in range(n_components):
-                g = row[k]
+                g = resp[k]
                 if g == 0.0:
                     continue
                 a_nk[k] += g
@@ -178,14 +179,15 @@ def em_pass_tied(X, means, mean_u, prec_chol, const, bounds, nk, s1):
     for c in prange(n_chunks):
         z = np.empty(d)
         row = np.empty(n_components)
+        resp = np.empty(n_components)  # apart from row: the softmax vectorises
         a_nk, a_s1 = p_nk[c], p_s1[c]
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
             _row_jll_tied(x, mean_u, prec_chol, const, z, row)
-            ll += _row_posterior(row, 0, n_components, row)
+            ll += _row_posterior(row, 0, n_components, resp)
             for k in range(n_components):
-                g = row[k]
+                g = resp[k]
                 if g == 0.0:
                     continue
                 a_nk[k] += g
@@ -208,14 +210,15 @@ def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
+        resp = np.empty(n_components)  # apart from row: the softmax vectorises
         a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
             _row_jll_diag(x, means, prec, const, row)
-            ll += _row_posterior(row, 0, n_components, row)
+            ll += _row_posterior(row, 0, n_components, resp)
             for k in range(n_components):
-                g = row[k]
+                g = resp[k]
                 if g == 0.0:
                     continue
                 a_nk[k] += g
@@ -242,15 +245,16 @@ def em_pass_spherical(X, means, prec, const, bounds, nk, s1, s2):
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
+        resp = np.empty(n_components)  # apart from row: the softmax vectorises
         sq = np.empty(n_components)
         a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
             _row_jll_spherical(x, means, prec, const, sq, row)
-            ll += _row_posterior(row, 0, n_components, row)
+            ll += _row_posterior(row, 0, n_components, resp)
             for k in range(n_components):
-                g = row[k]
+                g = resp[k]
                 if g == 0.0:
                     continue
                 a_nk[k] += g
@@ -274,19 +278,20 @@ def em_pass_sparse(data, indices, indptr, const, prec_t, mp_t, bounds, nk, s1, s
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
+        resp = np.empty(n_components)  # apart from row: the softmax vectorises
         a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             start, end = indptr[n], indptr[n + 1]
             _row_jll_sparse(data, indices, start, end, const, prec_t, mp_t, row)
-            ll += _row_posterior(row, 0, n_components, row)
+            ll += _row_posterior(row, 0, n_components, resp)
             for k in range(n_components):
-                a_nk[k] += row[k]
+                a_nk[k] += resp[k]
             for p in range(start, end):
                 x = data[p]
                 j = indices[p]
                 for k in range(n_components):
-                    gx = row[k] * x
+                    gx = resp[k] * x
                     a_s1[j, k] += gx
                     a_s2[j, k] += gx * x
         p_ll[c] = ll
