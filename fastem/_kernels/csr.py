@@ -254,10 +254,12 @@ def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_co
     partial_class = np.zeros((n_chunks, n_components))
     for c in prange(n_chunks):
         acc = counts if c == 0 else extra[c - 1]
+        class_acc = np.zeros(n_components)  # thread-local, see em_pass
         for i in range(bounds[c], bounds[c + 1]):
             if weight[i] != 0.0:
                 _row_scatter(data, indices, indptr[i], indptr[i + 1], weight[i], resp[i],
-                             0, n_components, acc, partial_class[c])
+                             0, n_components, acc, class_acc)
+        partial_class[c] = class_acc
     _add_chunks(extra, counts)
     _sum_chunks(partial_class, np.zeros(n_chunks), class_counts)
 
@@ -328,8 +330,12 @@ def em_pass(data, indices, indptr, weight, labels, label_bounds, log_prior, log_
     partial_obj = np.zeros(n_chunks)
     for c in prange(n_chunks):
         acc = counts if c == 0 else extra[c - 1]
+        # allocated by the thread that fills it: rows of one shared [n_chunks, K]
+        # array would put two chunks' class counts on one cache line
+        class_acc = np.zeros(n_components)
         partial_obj[c] = _em_rows(data, indices, indptr, weight, labels, label_bounds,
                                   log_prior, log_prob, bounds[c], bounds[c + 1],
-                                  need_objective, acc, partial_class[c])
+                                  need_objective, acc, class_acc)
+        partial_class[c] = class_acc
     _add_chunks(extra, counts)
     return _sum_chunks(partial_class, partial_obj, class_counts)

@@ -148,7 +148,11 @@ def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
         y = np.empty(d)
         row = np.empty(n_components)
         resp = np.empty(n_components)  # apart from row: the softmax vectorises
-        a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
+        # accumulators allocated by the thread that fills them: slices of one
+        # shared array would put two chunks' sums on one cache line
+        a_nk = np.zeros_like(p_nk[c])
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             _row_jll_full(X[n], means, prec_chol, const, diff, y, row)
@@ -164,6 +168,9 @@ def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
                     for j in range(i + 1):
                         a_s2[k, i, j] += gi * diff[k, j]
         p_ll[c] = ll
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
     return _reduce(p_ll, p_nk, p_s1, p_s2, nk, s1, s2)
 
 
@@ -180,7 +187,8 @@ def em_pass_tied(X, means, mean_u, prec_chol, const, bounds, nk, s1):
         z = np.empty(d)
         row = np.empty(n_components)
         resp = np.empty(n_components)  # apart from row: the softmax vectorises
-        a_nk, a_s1 = p_nk[c], p_s1[c]
+        a_nk = np.zeros_like(p_nk[c])  # thread-local (see em_pass_full)
+        a_s1 = np.zeros_like(p_s1[c])
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
@@ -194,6 +202,8 @@ def em_pass_tied(X, means, mean_u, prec_chol, const, bounds, nk, s1):
                 for j in range(d):
                     a_s1[k, j] += g * (x[j] - means[k, j])
         p_ll[c] = ll
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
     return _reduce(p_ll, p_nk, p_s1, p_s1[:0], nk, s1, s1[:0])
 
 
@@ -211,7 +221,9 @@ def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
     for c in prange(n_chunks):
         row = np.empty(n_components)
         resp = np.empty(n_components)  # apart from row: the softmax vectorises
-        a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
+        a_nk = np.zeros_like(p_nk[c])
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
@@ -228,6 +240,9 @@ def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
                     a_s1[k, j] += gt
                     a_s2[k, j] += gt * t
         p_ll[c] = ll
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
     return _reduce(p_ll, p_nk, p_s1, p_s2, nk, s1, s2)
 
 
@@ -247,7 +262,9 @@ def em_pass_spherical(X, means, prec, const, bounds, nk, s1, s2):
         row = np.empty(n_components)
         resp = np.empty(n_components)  # apart from row: the softmax vectorises
         sq = np.empty(n_components)
-        a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
+        a_nk = np.zeros_like(p_nk[c])
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             x = X[n]
@@ -262,6 +279,9 @@ def em_pass_spherical(X, means, prec, const, bounds, nk, s1, s2):
                 for j in range(d):  # raw Σγx: one FMA per entry (the caller shifts)
                     a_s1[k, j] += g * x[j]
         p_ll[c] = ll
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
     return _reduce(p_ll, p_nk, p_s1, p_s2, nk, s1, s2)
 
 
@@ -279,7 +299,9 @@ def em_pass_sparse(data, indices, indptr, const, prec_t, mp_t, bounds, nk, s1, s
     for c in prange(n_chunks):
         row = np.empty(n_components)
         resp = np.empty(n_components)  # apart from row: the softmax vectorises
-        a_nk, a_s1, a_s2 = p_nk[c], p_s1[c], p_s2[c]
+        a_nk = np.zeros_like(p_nk[c])
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
         ll = 0.0
         for n in range(bounds[c], bounds[c + 1]):
             start, end = indptr[n], indptr[n + 1]
@@ -295,6 +317,9 @@ def em_pass_sparse(data, indices, indptr, const, prec_t, mp_t, bounds, nk, s1, s
                     a_s1[j, k] += gx
                     a_s2[j, k] += gx * x
         p_ll[c] = ll
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
     return _reduce(p_ll, p_nk, p_s1, p_s2, nk, s1, s2)
 
 
