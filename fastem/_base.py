@@ -35,6 +35,9 @@ active). Because every iteration ends with the E-step at the new parameters,
 that scikit-learn runs after the loop is the loop's last pass.
 """
 from collections import namedtuple
+from contextlib import contextmanager
+from contextvars import ContextVar
+import sys
 import time
 import warnings
 
@@ -46,6 +49,60 @@ from sklearn.utils import check_random_state
 
 from ._config import PARAM_DTYPE
 from ._kernels import csr as kernels
+
+
+#: (delay in seconds, stream) while a ``progress`` block is active, else None
+_PROGRESS = ContextVar("fastem_progress", default=None)
+
+
+@contextmanager
+def progress(delay=1.0, stream=None):
+    """Progress of every EM fit in the block that is still running after
+    ``delay`` seconds: the lines ``verbose=1`` prints (iteration, objective,
+    change, elapsed seconds), at most two a second, to ``stream`` (default
+    ``sys.stderr``). Fits that finish sooner print nothing, and estimators
+    with ``verbose`` set print as usual instead. The command line uses this
+    on a terminal; from Python::
+
+        with fastem.progress():
+            model.fit(X)
+    """
+    token = _PROGRESS.set((float(delay), stream))
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+class _Reporter:
+    """Where the driver's progress lines go: every ``verbose_interval``-th
+    iteration to stdout when ``verbose``; under ``progress``, once its delay has
+    passed, to its stream at most every ``_PROGRESS_EVERY`` seconds (and the
+    closing line of each initialisation); nowhere otherwise."""
+
+    def __init__(self, verbose):
+        self.verbose = bool(verbose)
+        self.delayed = None if self.verbose else _PROGRESS.get()
+        self.start = time.perf_counter()
+        self.last = -np.inf
+
+    def __call__(self, line, due=True, final=False):
+        if self.verbose:
+            if due:
+                print(line, flush=True)
+            return
+        if self.delayed is None:
+            return
+        delay, stream = self.delayed
+        now = time.perf_counter()
+        if now - self.start < delay or (now - self.last < _PROGRESS_EVERY and not final):
+            return
+        self.last = now
+        print(line, file=sys.stderr if stream is None else stream, flush=True)
+
+
+#: seconds between two progress lines (see ``progress``)
+_PROGRESS_EVERY = 0.5
 
 
 class EMMixin(BaseEstimator):
@@ -71,6 +128,8 @@ class EMMixin(BaseEstimator):
         max_iter = self.max_iter if latent else 0
 
         best = None
+        report = _Reporter(self.verbose)
+        interval = max(1, int(getattr(self, "verbose_interval", 1)))
         for init in range(n_init):
             if not warm or not latent:
                 # (with nothing latent the initial counting pass is the fit)
@@ -84,24 +143,23 @@ class EMMixin(BaseEstimator):
             converged = not latent
             n_iter = 0
             start = time.perf_counter()
-            if self.verbose and latent:
-                print(f"Initialization {init}: objective {objective:.8g}", flush=True)
+            if latent:
+                report(f"Initialization {init}: objective {objective:.8g}")
             for n_iter in range(1, max_iter + 1):
                 previous = objective
                 self._m_step(data, stats)
                 objective, stats = self._objective(data)
                 lower_bounds.append(objective)
                 change = objective - previous
-                if self.verbose and n_iter % getattr(self, "verbose_interval", 1) == 0:
-                    print(f"  Iteration {n_iter:4d}  objective {objective:.10g}  change {change:.3e}"
-                          f"  {time.perf_counter() - start:.2f} s", flush=True)
+                report(f"  Iteration {n_iter:4d}  objective {objective:.10g}  change {change:.3e}"
+                       f"  {time.perf_counter() - start:.2f} s", n_iter % interval == 0)
                 if abs(change) < self.tol:
                     converged = True
                     break
-            if self.verbose and latent:
+            if latent:
                 state = "converged" if converged else "did not converge"
-                print(f"Initialization {init} {state} after {n_iter} iterations: objective {objective:.10g}",
-                      flush=True)
+                report(f"Initialization {init} {state} after {n_iter} iterations: "
+                       f"objective {objective:.10g}", final=True)
             if best is None or objective > best[0] or np.isnan(best[0]):
                 best = (objective, self._get_parameters(), n_iter, lower_bounds, converged)
 

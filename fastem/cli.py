@@ -1,12 +1,15 @@
 """The ``fastem`` command line."""
 import argparse
 import ast
+from contextlib import nullcontext
 import os
 import sys
 import time
 import warnings
 
 import numpy as np
+
+from ._base import progress
 
 
 def int_list(text):
@@ -33,6 +36,8 @@ class CommandError(Exception):
 #: the unlabelled ones (Nigam et al. used 10,000).
 NEWS_LABELED = [100, 300, 1000]
 NEWS_UNLABELED = 10_000
+#: seconds a fit runs before ``fastem fit`` shows its progress on a terminal
+PROGRESS_DELAY = 1.0
 
 
 def demo(args, out=None):
@@ -242,7 +247,9 @@ def fit(args, out=None):
               "relabel the -1 class or pass --labels", file=sys.stderr)
 
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    show_progress = not (args.verbose or args.quiet) and sys.stderr.isatty()
+    with warnings.catch_warnings(record=True) as caught, \
+            (progress(PROGRESS_DELAY) if show_progress else nullcontext()):
         warnings.simplefilter("always")
         try:
             estimator.fit(X, y)
@@ -392,6 +399,9 @@ def build_parser():
                         "(repeatable; values are Python literals, else strings)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each EM iteration's objective, change and elapsed time")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines (by default, on a terminal, a fit still running "
+                        "after 1 s reports its iterations on standard error)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the model (joblib)")
     p.set_defaults(func=fit)
 

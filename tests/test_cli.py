@@ -1,3 +1,4 @@
+import io
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import dump_svmlight_file
 
+from fastem import cli
 from fastem.cli import main
 from fastem.datasets import load_sparse, make_corpus
 
@@ -287,3 +289,35 @@ def test_demo_with_missing_archive_is_an_error_not_a_fallback(tmp_path, monkeypa
     # --synthetic ignores FASTEM_DATA
     with pytest.raises(SystemExit, match="exceeds"):
         main(["demo", "--synthetic", "--n-samples", "10", "--labeled", "20"])
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_fit_shows_progress_on_a_terminal_after_the_delay(tmp_path, corpus, monkeypatch, capsys):
+    X, y = corpus
+    dump_svmlight_file(X[:300], np.where(np.arange(300) < 30, y[:300], -1), str(tmp_path / "t.svm"))
+    args = ["fit", "NaiveBayesEM", str(tmp_path / "t.svm"), "-p", "random_state=0",
+            "-o", str(tmp_path / "m.joblib")]
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)  # every fit counts as slow
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    lines = terminal.getvalue().splitlines()
+    assert lines[0].startswith("Initialization 0: objective")
+    assert "Iteration" not in capsys.readouterr().out  # progress goes to standard error
+    assert lines[-1].startswith("Initialization 0 converged after")
+    # --quiet, or a standard error that is not a terminal: nothing
+    for quiet, stream in ((True, _Terminal()), (False, io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert main(args + (["--quiet"] if quiet else [])) == 0
+        assert stream.getvalue() == ""
+    # a fit faster than the delay prints nothing either
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 3600.0)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert main(args) == 0
+    assert sys.stderr.getvalue() == ""

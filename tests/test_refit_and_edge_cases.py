@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.naive_bayes import MultinomialNB
 
 from fastem import BernoulliMixture, MultinomialMixture, NaiveBayesEM
@@ -74,3 +75,31 @@ def test_float16_and_non_contiguous_input(two_corpora):
 def test_one_dimensional_sparse_input_is_rejected():
     with pytest.raises(ValueError, match="2-D"):
         NaiveBayesEM().fit(sp.coo_array(np.ones(5)), [0, 1, 0, 1, 0])
+
+
+def test_progress_prints_only_fits_slower_than_the_delay():
+    import io
+
+    from fastem._base import progress
+
+    X, _, _ = make_corpus(200, 50, 3, 30, random_state=0)
+    for delay, expect_lines in ((0.0, True), (3600.0, False)):
+        stream = io.StringIO()
+        with progress(delay, stream):
+            model = NaiveBayesEM(n_classes=3, max_iter=5, tol=0, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X)
+        lines = stream.getvalue().splitlines()
+        if expect_lines:
+            assert lines[0].startswith("Initialization 0: objective")
+            assert lines[-1] == (f"Initialization 0 did not converge after 5 iterations: "
+                                 f"objective {model.lower_bound_:.10g}")
+        else:
+            assert lines == []
+    # verbose estimators print to stdout as before, not to the progress stream
+    stream = io.StringIO()
+    with progress(0.0, stream), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NaiveBayesEM(n_classes=3, max_iter=2, tol=0, verbose=1).fit(X)
+    assert stream.getvalue() == ""
