@@ -224,18 +224,22 @@ def assignment_counts(data, components, n_components):
 
     ``components[i]`` is row i's component, or -1 to leave the row out.
     Returns ``(counts [n_features, K], class_counts [K])`` with the rows'
-    weights.
+    weights. The rows are grouped by component and each component's counts
+    are added in one row of a [K, n_features] table (``kernels.grouped_counts``);
+    ``counts`` is its transpose, copied C-ordered (the copy costs less than
+    reading the transposed view in the M-step).
     """
-    n_features = data.X.shape[1]
-    counts = np.empty((n_features, n_components), dtype=PARAM_DTYPE)
+    X = data.X
+    n_features = X.shape[1]
+    order, group_bounds, cost = kernels.group_rows(np.asarray(components, dtype=np.int64),
+                                                   data.weight, X.indptr, n_components)
+    # components split into contiguous parts, one per thread, of similar cost
+    part_bounds = kernels.chunk_bounds(cost, numba.get_num_threads())
+    counts_t = np.empty((n_components, n_features), dtype=PARAM_DTYPE)
     class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
-    weight = np.where(components < 0, 0.0, data.weight)
-    # every weighted row has a single allowed component and need_objective is
-    # False, so the kernel never reads the placeholder parameters
-    kernels.em_pass(*data.X[:3], weight, components.astype(np.int64, copy=False),
-                    np.arange(n_components + 1, dtype=np.int64), np.zeros(n_components),
-                    np.zeros((1, n_components)), data.bounds, False, counts, class_counts)
-    return counts, class_counts
+    kernels.grouped_counts(*X[:3], data.weight, order, group_bounds, part_bounds, counts_t,
+                           class_counts)
+    return np.ascontiguousarray(counts_t.T), class_counts
 
 
 def predict_arrays(X, log_prior, log_prob, need_posterior):

@@ -16,7 +16,7 @@ from ._kernels import csr as kernels
 from ._kernels.multinomial import smoothed_log_prob
 
 
-def multinomial_log_prob(counts, alpha):
+def multinomial_log_prob(counts, alpha, return_sums=False):
     """MAP word log-probabilities of each component from expected word counts.
 
     ``log P(w | k) = log((counts[w, k] + alpha) / sum_v (counts[v, k] + alpha))``:
@@ -28,8 +28,13 @@ def multinomial_log_prob(counts, alpha):
     ----------
     counts : ndarray of shape (n_features, n_components)
         Expected (weighted) word counts per component.
+        C- or F-ordered (the transpose of a [K, n_features] table is read as
+        it is, without a copy).
     alpha : float >= 0
         Additive smoothing.
+    return_sums : bool
+        Also return ``sum(counts * log_prob)`` (over the non-zero counts) and
+        ``sum(log_prob)``, computed in the same pass.
 
     Returns
     -------
@@ -38,10 +43,14 @@ def multinomial_log_prob(counts, alpha):
         ``alpha == 0``) gets the uniform distribution: no data says anything
         about it, and ``0 / 0`` would be NaN. With ``alpha == 0`` a word never
         counted in a component gets ``-inf``.
+    (dot, total) : floats, only with ``return_sums``
     """
+    counts = np.asarray(counts, dtype=PARAM_DTYPE)
+    if not (counts.flags.c_contiguous or counts.flags.f_contiguous):
+        counts = np.ascontiguousarray(counts)
     log_prob = np.empty(counts.shape, dtype=PARAM_DTYPE)
-    smoothed_log_prob(np.ascontiguousarray(counts, dtype=PARAM_DTYPE), float(alpha), log_prob)
-    return log_prob
+    dot, total = smoothed_log_prob(counts, float(alpha), log_prob)
+    return (log_prob, dot, total) if return_sums else log_prob
 
 
 # ------------------------------------------------------------- seeding

@@ -294,6 +294,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             if not covered.all() or per_class > 1:  # break the symmetry
                 prob *= random_state.uniform(0.9, 1.1, size=prob.shape)
             self._log_prob = np.log(prob / prob.sum(axis=0))
+            self._log_prob_sums = (0.0, float(self._log_prob.sum()))
             self._feature_count = np.zeros((n_features, n_components))
             self._component_count = np.zeros(n_components)
             return
@@ -343,32 +344,31 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         counts, component_count = stats
         self._feature_count = counts
         self._component_count = component_count
-        self._log_prob = multinomial_log_prob(counts, self.alpha)
+        # with sum(counts * log_prob) and sum(log_prob), for the objective
+        self._log_prob, *self._log_prob_sums = multinomial_log_prob(counts, self.alpha,
+                                                                     return_sums=True)
         self._set_log_prior(component_count)
 
     def _complete_log_likelihood(self):
         # sum_i w_i log p(x_i, y_i) = sum_k N_k log pi_k + sum_wk N_wk log P(w|k)
-        # when every row has one known component (zero counts contribute 0,
-        # even against a log-probability of -inf)
-        def dot(counts, log_prob):
-            if np.all(np.isfinite(log_prob)):
-                return float(np.vdot(counts, log_prob))
-            product = np.multiply(counts, log_prob, out=np.zeros_like(counts), where=counts > 0)
-            return float(product.sum())
-
-        return (dot(self._feature_count, self._log_prob)
-                + dot(self._component_count, self._log_prior))
+        # when every row has one known component; the second sum came with the
+        # M-step (zero counts contribute 0, even against a log-probability of -inf)
+        counted = self._component_count > 0
+        return (float(np.dot(self._component_count[counted], self._log_prior[counted]))
+                + self._log_prob_sums[0])
 
     def _log_param_prior(self):
         if self.alpha == 0:
             return 0.0
-        return float(self.alpha * self._log_prob.sum())
+        return float(self.alpha * self._log_prob_sums[1])
 
     def _get_parameters(self):
-        return self._log_prior, self._log_prob, self._feature_count, self._component_count
+        return (self._log_prior, self._log_prob, self._feature_count, self._component_count,
+                self._log_prob_sums)
 
     def _set_parameters(self, params):
-        self._log_prior, self._log_prob, self._feature_count, self._component_count = params
+        (self._log_prior, self._log_prob, self._feature_count, self._component_count,
+         self._log_prob_sums) = params
         per_class = self.n_components_per_class
         self.component_log_prior_ = self._log_prior
         self.class_log_prior_ = logsumexp(self._log_prior.reshape(-1, per_class), axis=1)

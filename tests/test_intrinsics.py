@@ -1,10 +1,10 @@
-"""The vectorisable exp (``fastem._kernels._intrinsics.vexp``) against numpy's."""
+"""The vectorisable exp and log (``fastem._kernels._intrinsics``) against numpy's."""
 import numpy as np
 import pytest
 from numba import njit
 
 from fastem._config import JIT
-from fastem._kernels._intrinsics import vexp
+from fastem._kernels._intrinsics import vexp, vlog
 
 
 @njit(**JIT)
@@ -43,8 +43,48 @@ def test_special_values():
         want = np.exp(x)
     got = _vexp(x)
     assert np.isnan(got[2])
-    keep = ~np.isnan(want)
-    assert _ulps(got[keep], want[keep])[np.isfinite(want[keep])].max() <= 1.0
-    assert np.array_equal(got[keep][~np.isfinite(want[keep])], want[keep][~np.isfinite(want[keep])])
+    finite = np.isfinite(want)
+    assert _ulps(got[finite], want[finite]).max() <= 1.0
+    assert np.array_equal(got[~finite], want[~finite], equal_nan=True)
     assert got[0] == 0.0 and got[1] == np.inf and got[3] == 1.0 and got[7] == 0.0
     assert got[9] == want[9] > 0.0  # the smallest subnormal results survive
+
+
+@njit(**JIT)
+def _vlog_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = vlog(x[i])
+
+
+def _vlog(x):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    _vlog_array(x, out)
+    return out
+
+
+@pytest.mark.parametrize("sampler", [
+    lambda rng, n: np.exp(rng.uniform(-745.0, 709.7, n)),   # every binade, subnormals too
+    lambda rng, n: rng.uniform(0.5, 2.0, n),                # around 1, where log is small
+    lambda rng, n: 1.0 + rng.uniform(-1e-6, 1e-6, n),
+    lambda rng, n: rng.uniform(1.0, 1e6, n),
+])
+def test_vlog_within_two_ulp_of_numpy(sampler):
+    x = sampler(np.random.default_rng(1), 200_001)
+    want = np.log(x)
+    got = _vlog(x)
+    nonzero = want != 0
+    assert _ulps(got[nonzero], want[nonzero]).max() <= 2.0
+    assert np.all(got[~nonzero] == 0.0)
+
+
+def test_vlog_special_values():
+    x = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0, 2.0, 5e-324, 1e-310,
+                  2.2250738585072014e-308, 1.7976931348623157e308])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log(x)
+    got = _vlog(x)
+    finite = np.isfinite(want) & (want != 0)
+    assert _ulps(got[finite], want[finite]).max() <= 2.0
+    assert got[0] == -np.inf and got[1] == -np.inf and np.isnan(got[2]) and np.isnan(got[3])
+    assert got[4] == np.inf and np.isnan(got[5]) and got[6] == 0.0

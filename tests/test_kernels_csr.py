@@ -676,3 +676,51 @@ def test_count_invalid_entries_matches_reference(n_slices, data_dtype, index_dty
     assert list(got) == list(ref_count_invalid_entries(data, indices, 40)) == [3, 3, 2]
     empty = count_invalid_entries(data[:0], indices[:0], 40, n_slices)
     assert list(empty) == [0, 0, 0]
+
+
+# --------------------------------------------------------------------------
+# grouped_counts (the supervised count pass, through _base.assignment_counts)
+# --------------------------------------------------------------------------
+
+def _grouped(c, components, weight, n_components):
+    from fastem._base import EMData, assignment_counts
+    from fastem._validation import CSR
+
+    data = EMData(CSR(*c.arrays, c.shape), None, weight, None, None, c.shape[0])
+    return assignment_counts(data, components, n_components)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouped_counts_match_reference(data_dtype, index_dtype, n_threads, seed):
+    rng = np.random.default_rng(seed)
+    c = random_csr(rng, 40, 9, 0.3, data_dtype, index_dtype)
+    n_components = 4
+    components = rng.integers(-1, n_components, size=40)  # -1: left out
+    components[:3] = 2  # an uneven split, and component 3 may be empty
+    weight = rng.choice([0.0, 0.5, 1.0, 2.0], size=40)
+    counts, class_counts = _grouped(c, components, weight, n_components)
+    resp = np.zeros((40, n_components))
+    kept = components >= 0
+    resp[np.flatnonzero(kept), components[kept]] = 1.0
+    want_counts, want_class = ref_scatter_counts(c.X, resp, weight)
+    assert counts.flags.c_contiguous
+    assert_close(counts, want_counts)
+    assert_close(class_counts, want_class)
+
+
+def test_grouped_counts_bitwise_thread_independent():
+    rng = np.random.default_rng(7)
+    c = random_csr(rng, 300, 50, 0.2, np.float64, np.int32)
+    components = rng.integers(0, 5, size=300)
+    weight = rng.random(300)
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            results.append(_grouped(c, components, weight, 5))
+    finally:
+        numba.set_num_threads(previous)
+    for counts, class_counts in results[1:]:
+        assert np.array_equal(counts, results[0][0])
+        assert np.array_equal(class_counts, results[0][1])

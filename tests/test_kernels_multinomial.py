@@ -28,11 +28,18 @@ def test_smoothed_log_prob_matches_reference(shape, alpha, n_threads):
     rng = np.random.default_rng(shape[0])
     counts = rng.gamma(0.3, 2.0, size=shape) * (rng.random(shape) < 0.6)
     counts[:, 0] = 0.0  # an empty column
-    out = np.empty_like(counts)
-    smoothed_log_prob(counts, alpha, out)
-    assert_allclose(out, ref_smoothed_log_prob(counts, alpha), rtol=1e-12, atol=1e-12)
-    # every column is a distribution (the empty one uniform)
-    assert_allclose(np.exp(out).sum(axis=0), 1.0, rtol=1e-12)
+    want = ref_smoothed_log_prob(counts, alpha)
+    # the same table stored transposed ([K, n_features], read as an F-ordered view)
+    for table in (counts, np.ascontiguousarray(counts.T).T):
+        out = np.empty_like(counts, order="C")
+        dot, total = smoothed_log_prob(table, alpha, out)
+        assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+        # every column is a distribution (the empty one uniform)
+        assert_allclose(np.exp(out).sum(axis=0), 1.0, rtol=1e-12)
+        # the sums the objective needs: zero counts contribute 0 even against -inf
+        counted = counts > 0
+        assert_allclose(dot, np.sum(counts[counted] * want[counted]), rtol=1e-12)
+        assert_allclose(total, want.sum(), rtol=1e-12)
 
 
 def test_smoothed_log_prob_in_place_and_thread_independent():

@@ -265,6 +265,65 @@ def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_co
 
 
 @njit(**JIT)
+def group_rows(components, weight, indptr, n_components):
+    """Rows with a component (>= 0) and a non-zero weight, grouped by
+    component in row order (a counting sort): returns ``(order,
+    group_bounds [K + 1], cost [K + 1])`` with ``order[group_bounds[k]:
+    group_bounds[k + 1]]`` the rows of component ``k`` and ``cost`` the
+    cumulative non-zeros of the groups (for splitting them over threads)."""
+    group_bounds = np.zeros(n_components + 1, dtype=np.int64)
+    cost = np.zeros(n_components + 1, dtype=np.int64)
+    for i in range(components.shape[0]):
+        k = components[i]
+        if k >= 0 and weight[i] != 0.0:
+            group_bounds[k + 1] += 1
+            cost[k + 1] += indptr[i + 1] - indptr[i]
+    for k in range(n_components):
+        group_bounds[k + 1] += group_bounds[k]
+        cost[k + 1] += cost[k]
+    order = np.empty(group_bounds[n_components], dtype=np.int64)
+    fill = group_bounds[:n_components].copy()
+    for i in range(components.shape[0]):
+        k = components[i]
+        if k >= 0 and weight[i] != 0.0:
+            order[fill[k]] = i
+            fill[k] += 1
+    return order, group_bounds, cost
+
+
+@njit(**PARALLEL_JIT)
+def grouped_counts(data, indices, indptr, weight, order, group_bounds, part_bounds, counts_t,
+                   class_counts):
+    """Counts of rows that each belong to one known component (a supervised
+    count pass), in the transposed layout ``counts_t`` [K, n_features].
+
+    ``order[group_bounds[k]:group_bounds[k + 1]]`` lists the rows of component
+    ``k``. Overwrites ``counts_t[k, w] = sum_i weight[i] * X[i, w]`` and
+    ``class_counts[k] = sum_i weight[i]`` over those rows.
+
+    Threads take contiguous ranges of components (``part_bounds``, balanced
+    by non-zeros) and each writes only its components' rows of ``counts_t``:
+    no per-thread accumulators, and the one row [n_features] being added to
+    stays in cache while the documents of its component stream past (so no
+    software prefetch: measured, it only slowed this loop). Every
+    sum runs in the order of ``order``, so the result does not depend on the
+    thread count at all.
+    """
+    for part in prange(part_bounds.shape[0] - 1):
+        for k in range(part_bounds[part], part_bounds[part + 1]):
+            row = counts_t[k]
+            row[:] = 0.0
+            total = 0.0
+            for g in range(group_bounds[k], group_bounds[k + 1]):
+                i = order[g]
+                wi = weight[i]
+                total += wi
+                for p in range(indptr[i], indptr[i + 1]):
+                    row[indices[p]] += wi * data[p]
+            class_counts[k] = total
+
+
+@njit(**JIT)
 def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log_prob,
              first, last, need_objective, counts, class_counts):
     """E-step and M-step counts of rows ``first:last``; returns their objective."""

@@ -1,13 +1,12 @@
 """M-step kernel of the models whose components are multinomials over words."""
-import math
-
 import numpy as np
 from numba import njit, prange
 
 from .._config import PARALLEL_JIT
+from ._intrinsics import vlog
 
 #: rows of the [n_features, K] table are summed in this many fixed blocks, so
-#: the column totals do not depend on the thread count
+#: the sums do not depend on the thread count
 _N_BLOCKS = 16
 
 
@@ -16,14 +15,23 @@ def smoothed_log_prob(counts, alpha, out):
     """``out[w, k] = log(counts[w, k] + alpha) - log(sum_v (counts[v, k] + alpha))``.
 
     A column whose smoothed total is 0 (no mass and ``alpha == 0``) gets the
-    uniform ``-log(n_features)``. ``out`` may be ``counts`` itself.
+    uniform ``-log(n_features)``. ``counts`` may be C- or F-ordered (a
+    transposed [K, n_features] table); ``out`` is [n_features, K] and may be
+    ``counts`` itself.
+
+    Returns ``(sum_{counts > 0} counts * out, sum out)``: what the objective
+    needs (the complete-data log-likelihood of a hard assignment, and the
+    Dirichlet log-prior), without another pass over the table. A zero count
+    contributes 0 to the first sum even where ``out`` is -inf.
     """
     n_features, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
     for b in prange(_N_BLOCKS):
+        acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
         for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
             for k in range(n_components):
-                partial[b, k] += counts[w, k]
+                acc[k] += counts[w, k]
+        partial[b] = acc
     log_total = np.empty(n_components)
     empty = np.zeros(n_components, dtype=np.bool_)
     for k in range(n_components):
@@ -31,14 +39,26 @@ def smoothed_log_prob(counts, alpha, out):
         for b in range(_N_BLOCKS):
             total += partial[b, k]
         empty[k] = total == 0.0
-        log_total[k] = math.log(total) if total > 0.0 else 0.0
-    uniform = -math.log(n_features)
-    for w in prange(n_features):
-        for k in range(n_components):
-            value = counts[w, k] + alpha
-            if empty[k]:
-                out[w, k] = uniform
-            elif value > 0.0:
-                out[w, k] = math.log(value) - log_total[k]
-            else:
-                out[w, k] = -np.inf
+        log_total[k] = vlog(total) if total > 0.0 else 0.0
+    uniform = -vlog(np.float64(n_features))
+    sums = np.zeros((_N_BLOCKS, 2))
+    for b in prange(_N_BLOCKS):
+        dot = 0.0
+        total = 0.0
+        for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
+            for k in range(n_components):
+                count = counts[w, k]
+                # vlog(0) = -inf: a word never counted under alpha = 0
+                value = vlog(count + alpha) - log_total[k]
+                value = uniform if empty[k] else value
+                out[w, k] = value
+                total += value
+                dot += count * value if count > 0.0 else 0.0
+        sums[b, 0] = dot
+        sums[b, 1] = total
+    dot = 0.0
+    total = 0.0
+    for b in range(_N_BLOCKS):
+        dot += sums[b, 0]
+        total += sums[b, 1]
+    return dot, total
