@@ -2,6 +2,7 @@
 from .gaussian import GaussianMixture
 from .mixture import BernoulliMixture, MultinomialMixture
 from .naive_bayes import NaiveBayesEM
+from .preprocessing import DocumentNormalizer
 
 __version__ = "0.1.0"
-__all__ = ["BernoulliMixture", "GaussianMixture", "MultinomialMixture", "NaiveBayesEM", "__version__"]
+__all__ = ["BernoulliMixture", "DocumentNormalizer", "GaussianMixture", "MultinomialMixture", "NaiveBayesEM", "__version__"]

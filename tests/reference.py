@@ -247,3 +247,41 @@ def ref_gaussian_em_stats(X, weights, means, covariances, covariance_type, shift
     else:
         s2 = np.array([resp[:, k] @ (X - shift[k]) ** 2 for k in range(K)])
     return log_norm.sum(), nk, s1, s2
+
+
+# ==========================================================================
+# fastem.preprocessing.DocumentNormalizer
+# ==========================================================================
+
+def ref_document_normalizer(X_fit, X, log_tf, idf, norm, length):
+    """Rennie et al. (2003) §4 on dense float64 copies, one row at a time.
+
+    ``df[j]`` counts the rows of ``X_fit`` whose (duplicate-summed) value in
+    column ``j`` is non-zero; ``idf[j] = log(n_docs / max(df[j], 1))``. Each
+    row of ``X`` becomes ``log(1 + x)`` (if ``log_tf``), times ``idf`` (if
+    ``idf``), then is scaled so that its sum (``'l1'``) or Euclidean norm
+    (``'l2'``) is ``length``; a row whose norm is 0 stays all-zero. Returns a
+    dense array.
+    """
+    def dense(A):
+        return dense_rows(A) if hasattr(A, "indptr") else np.array(A, dtype=np.float64)
+
+    fitted, X = dense(X_fit), dense(X)
+    n_docs, n_features = fitted.shape
+    weights = np.empty(n_features)
+    for j in range(n_features):
+        df = sum(1 for i in range(n_docs) if fitted[i, j] != 0)
+        weights[j] = np.log(n_docs / max(df, 1))
+    out = np.zeros_like(X)
+    for i in range(X.shape[0]):
+        row = X[i].copy()
+        if log_tf:
+            row = np.log(1.0 + row)
+        if idf:
+            row = row * weights
+        if norm is not None:
+            total = row.sum() if norm == "l1" else np.sqrt(np.sum(row ** 2))
+            if total > 0:
+                row = row * (length / total)
+        out[i] = row
+    return out
