@@ -12,12 +12,21 @@ from fastem import cli
 from fastem.cli import main
 from fastem.datasets import load_sparse, make_corpus
 
+from helpers import REAL_ARCHIVE, needs_20news  # noqa: E402
 
-def test_demo_prints_the_comparison_table(capsys):
+
+def test_demo_prints_the_comparison_table(capsys, tmp_path):
+    png = tmp_path / "demo.png"
     code = main(["demo", "--n-samples", "2000", "--n-test", "500", "--n-features", "300",
-                 "--n-classes", "4", "--labeled", "8,40", "--separation", "0.5"])
+                 "--n-classes", "4", "--labeled", "8,40", "--separation", "0.5", "--png", str(png)])
     out = capsys.readouterr().out
     assert code == 0
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in out and not png.exists()
+    else:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plot written to {png}" in out
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["8", "40"]
     for row in rows:
@@ -321,3 +330,13 @@ def test_fit_shows_progress_on_a_terminal_after_the_delay(tmp_path, corpus, monk
     monkeypatch.setattr(sys, "stderr", _Terminal())
     assert main(args) == 0
     assert sys.stderr.getvalue() == ""
+
+
+@needs_20news
+def test_demo_on_20newsgroups_uses_normalized_features(capsys):
+    assert main(["demo", "--archive", str(REAL_ARCHIVE), "--labeled", "300", "--png", ""]) == 0
+    out = capsys.readouterr().out
+    assert "features: DocumentNormalizer" in out and "alpha=0.03" in out
+    row = next(line.split() for line in out.splitlines() if line.split()[:1] == ["300"])
+    nb_acc, em_acc = float(row[3]), float(row[6])
+    assert em_acc >= 0.70 and em_acc >= nb_acc + 0.10, (nb_acc, em_acc)
