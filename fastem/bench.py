@@ -108,6 +108,9 @@ def _fastem_iteration_runner(X, log_prior, log_prob, alpha):
 
     def iteration():
         model._log_prior, model._log_prob = log_prior, log_prob
+        # what the M-step would have left with these parameters (the Dirichlet
+        # log-prior reads the sum of log_prob from there)
+        model._log_prob_sums = (np.nan, float(log_prob.sum()))
         log_likelihood, stats = model._e_step(data)
         objective = log_likelihood + model._log_param_prior()
         model._m_step(data, stats)
