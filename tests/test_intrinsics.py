@@ -7,17 +7,24 @@ from fastem._config import JIT
 from fastem._kernels._intrinsics import vexp, vlog
 
 
-@njit(**JIT)
-def _vexp_array(x, out):
-    for i in range(x.shape[0]):  # the loop the kernels vectorise
-        out[i] = vexp(x[i])
+def _elementwise(fn):
+    """``fn`` applied to a float64 array in the loop the kernels vectorise."""
+    @njit(**JIT)
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = fn(x[i])
+
+    def apply(x):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty_like(x)
+        loop(x, out)
+        return out
+
+    return apply
 
 
-def _vexp(x):
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    _vexp_array(x, out)
-    return out
+_vexp = _elementwise(vexp)
+_vlog = _elementwise(vlog)
 
 
 def _ulps(got, want):
@@ -48,19 +55,6 @@ def test_special_values():
     assert np.array_equal(got[~finite], want[~finite], equal_nan=True)
     assert got[0] == 0.0 and got[1] == np.inf and got[3] == 1.0 and got[7] == 0.0
     assert got[9] == want[9] > 0.0  # the smallest subnormal results survive
-
-
-@njit(**JIT)
-def _vlog_array(x, out):
-    for i in range(x.shape[0]):
-        out[i] = vlog(x[i])
-
-
-def _vlog(x):
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    _vlog_array(x, out)
-    return out
 
 
 @pytest.mark.parametrize("sampler", [

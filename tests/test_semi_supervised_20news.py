@@ -59,14 +59,8 @@ def test_em_beats_naive_bayes_with_300_labelled(news):
     assert np.all(np.bincount(y[labelled]) == 15)
     assert np.intersect1d(labelled, unlabelled).size == 0
 
-    nb = MultinomialNB(alpha=ALPHA).fit(X[labelled], y[labelled])
-    rows = np.concatenate([labelled, unlabelled])
-    y_partial = np.full(rows.size, -1)
-    y_partial[:300] = y[labelled]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        em = NaiveBayesEM(alpha=ALPHA, unlabeled_weight=UNLABELED_WEIGHT,
-                          random_state=0).fit(X[rows], y_partial)
+    nb, em = _fit_pair(X, y, labelled, unlabelled,
+                       dict(alpha=ALPHA, unlabeled_weight=UNLABELED_WEIGHT))
 
     nb_accuracy = nb.score(test.data, test.target)
     em_accuracy = em.score(test.data, test.target)

@@ -92,9 +92,6 @@ if numba.config.DISABLE_JIT:
     def fma(a, b, c):
         return a * b + c
 
-    def scale_bits(p, k):
-        return math.ldexp(p, int(k))
-
     def float_bits(x):
         return int(np.float64(x).view(np.int64))
 
@@ -118,53 +115,41 @@ else:
 
         return sig, codegen
 
-    @intrinsic
-    def scale_bits(typingctx, p, k):
-        """``p * 2.0 ** k`` by adding ``k`` to the exponent bits of float64
-        ``p``: right whenever the result is a normal number (the caller keeps
-        it so). Integer arithmetic, so no fast-math flag can reorder it."""
-        if not isinstance(p, types.Float) or not isinstance(k, types.Integer):
-            return None
-        sig = types.float64(p, k)
+    def _make_bitcast(source, target, target_ir, doc):
+        @intrinsic
+        def bitcast(typingctx, value):
+            if not isinstance(value, (types.Float if source is types.float64 else types.Integer)):
+                return None
+            sig = target(value)
 
-        def codegen(context, builder, signature, args):
-            i64 = ir.IntType(64)
-            x = context.cast(builder, args[0], signature.args[0], types.float64)
-            n = context.cast(builder, args[1], signature.args[1], types.int64)
-            bits = builder.add(builder.bitcast(x, i64), builder.shl(n, ir.Constant(i64, 52)))
-            return builder.bitcast(bits, ir.DoubleType())
+            def codegen(context, builder, signature, args):
+                x = context.cast(builder, args[0], signature.args[0], source)
+                return builder.bitcast(x, target_ir)
 
-        return sig, codegen
+            return sig, codegen
 
+        bitcast.__doc__ = doc
+        return bitcast
 
-    @intrinsic
-    def float_bits(typingctx, x):
-        """The IEEE-754 bits of a float64, as an int64."""
-        if not isinstance(x, types.Float):
-            return None
-        sig = types.int64(x)
-
-        def codegen(context, builder, signature, args):
-            value = context.cast(builder, args[0], signature.args[0], types.float64)
-            return builder.bitcast(value, ir.IntType(64))
-
-        return sig, codegen
-
-    @intrinsic
-    def bits_float(typingctx, n):
-        """The float64 whose IEEE-754 bits are the int64 ``n``."""
-        if not isinstance(n, types.Integer):
-            return None
-        sig = types.float64(n)
-
-        def codegen(context, builder, signature, args):
-            value = context.cast(builder, args[0], signature.args[0], types.int64)
-            return builder.bitcast(value, ir.DoubleType())
-
-        return sig, codegen
-
+    float_bits = _make_bitcast(types.float64, types.int64, ir.IntType(64),
+                               "The IEEE-754 bits of a float64, as an int64.")
+    bits_float = _make_bitcast(types.int64, types.float64, ir.DoubleType(),
+                               "The float64 whose IEEE-754 bits are the int64 ``n``.")
 
 _TWO_M64 = 2.0 ** -64
+#: 1/13!, 1/12!, ..., 1/1!, 1/0!: exp(r) to degree 13, highest first
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))
+#: 2/23, 2/21, ..., 2/3: log m = 2f + f t p(t) with t = f^2, highest first
+_ATANH_SERIES = tuple(2.0 / (2 * n + 1) for n in range(11, 0, -1))
+
+
+@numba.njit(**JIT)
+def _horner(x, coefficients):
+    """``sum_i coefficients[i] x^(n - i)`` (highest power first), unrolled."""
+    p = 0.0
+    for c in coefficients:
+        p = p * x + c
+    return p
 
 
 @numba.njit(**JIT)
@@ -174,23 +159,12 @@ def vexp(x):
     k = math.floor(y * _LOG2E + 0.5)
     n = -np.float64(k)
     r = fma(n, _LN2_LO, fma(n, _LN2_HI, y))
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _horner(r, _EXP_TAYLOR)
     # results below 2^-1022 are made 2^64 larger, then scaled down (one rounding)
     tiny = k < -1000
-    value = scale_bits(p, k + 64 if tiny else k)
+    # p * 2^k by adding k to the exponent bits of p: integer arithmetic, so no
+    # fast-math flag can reorder it, and exact while the result is normal
+    value = bits_float(float_bits(p) + ((k + 64 if tiny else k) << 52))
     value = value * _TWO_M64 if tiny else value
     value = 0.0 if x < _EXP_MIN else value
     value = np.inf if x > _EXP_MAX else value
@@ -220,17 +194,7 @@ def vlog(x):
     e = e - 52 if subnormal else e
     f = (m - 1.0) / (m + 1.0)
     t = f * f
-    p = 2.0 / 23.0
-    p = p * t + 2.0 / 21.0
-    p = p * t + 2.0 / 19.0
-    p = p * t + 2.0 / 17.0
-    p = p * t + 2.0 / 15.0
-    p = p * t + 2.0 / 13.0
-    p = p * t + 2.0 / 11.0
-    p = p * t + 2.0 / 9.0
-    p = p * t + 2.0 / 7.0
-    p = p * t + 2.0 / 5.0
-    p = p * t + 2.0 / 3.0
+    p = _horner(t, _ATANH_SERIES)
     ef = np.float64(e)
     # 2f + f t p(t) + e ln2, smallest terms first
     value = fma(ef, _LN2_HI, fma(f * t, p, fma(ef, _LN2_LO, 2.0 * f)))
