@@ -105,12 +105,13 @@ def _fastem_iteration_runner(X, log_prior, log_prob, alpha):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X)
     data, _ = model._prepare_fit(X, None, None, numba.get_num_threads())
+    # what the M-step would have left with these parameters (the Dirichlet
+    # log-prior reads the sum of log_prob from there)
+    log_prob_sums = (np.nan, float(log_prob.sum()))
 
     def iteration():
         model._log_prior, model._log_prob = log_prior, log_prob
-        # what the M-step would have left with these parameters (the Dirichlet
-        # log-prior reads the sum of log_prob from there)
-        model._log_prob_sums = (np.nan, float(log_prob.sum()))
+        model._log_prob_sums = log_prob_sums
         log_likelihood, stats = model._e_step(data)
         objective = log_likelihood + model._log_param_prior()
         model._m_step(data, stats)
