@@ -16,7 +16,7 @@ from ._kernels import csr as kernels
 from ._kernels.multinomial import smoothed_log_prob
 
 
-def multinomial_log_prob(counts, alpha, return_sums=False):
+def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
     """MAP word log-probabilities of each component from expected word counts.
 
     ``log P(w | k) = log((counts[w, k] + alpha) / sum_v (counts[v, k] + alpha))``:
@@ -35,10 +35,12 @@ def multinomial_log_prob(counts, alpha, return_sums=False):
     return_sums : bool
         Also return ``sum(counts * log_prob)`` (over the non-zero counts) and
         ``sum(log_prob)``, computed in the same pass.
+    dtype : np.float64 or np.float32
+        dtype of ``log_prob`` (the sums are float64 either way).
 
     Returns
     -------
-    log_prob : ndarray of shape (n_features, n_components), C-contiguous
+    log_prob : ndarray of shape (n_features, n_components), C-contiguous, ``dtype``
         A new array. A component with no mass at all (every count 0 and
         ``alpha == 0``) gets the uniform distribution: no data says anything
         about it, and ``0 / 0`` would be NaN. With ``alpha == 0`` a word never
@@ -48,7 +50,7 @@ def multinomial_log_prob(counts, alpha, return_sums=False):
     counts = np.asarray(counts, dtype=PARAM_DTYPE)
     if not (counts.flags.c_contiguous or counts.flags.f_contiguous):
         counts = np.ascontiguousarray(counts)
-    log_prob = np.empty(counts.shape, dtype=PARAM_DTYPE)
+    log_prob = np.empty(counts.shape, dtype=dtype)
     dot, total = smoothed_log_prob(counts, float(alpha), log_prob)
     return (log_prob, dot, total) if return_sums else log_prob
 

@@ -120,6 +120,20 @@ def check_csr(X, *, n_features=None, estimator=None):
     return CSR(data, indices, indptr, (n_rows, n_cols))
 
 
+def check_param_dtype(dtype, estimator=None):
+    """The numpy dtype of an estimator's ``dtype`` parameter: float64 or float32."""
+    name = type(estimator).__name__ if estimator is not None else "the estimator"
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    # (a dtype compares equal to None, so test the type itself)
+    if resolved is None or resolved.type not in (np.float64, np.float32):
+        raise ValueError(f"The 'dtype' parameter of {name} must be np.float64 or np.float32, "
+                         f"got {dtype!r}.")
+    return resolved
+
+
 def is_unlabeled(y):
     """Boolean mask of unlabelled entries: ``-1`` (scikit-learn's convention),
     ``NaN`` (the seed notes' convention) or ``None``."""

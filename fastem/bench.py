@@ -93,14 +93,20 @@ def scipy_em_iteration(X, log_prior, log_prob, alpha):
     return objective, new_log_prior, new_log_prob
 
 
-def _fastem_iteration_runner(X, log_prior, log_prob, alpha):
+def _suffix(dtype):
+    """The case-name suffix of a fastem table dtype ('' for the default float64)."""
+    return "" if np.dtype(dtype) == np.float64 else f" {np.dtype(dtype).name}"
+
+
+def _fastem_iteration_runner(X, log_prior, log_prob, alpha, dtype=np.float64):
     """A NaiveBayesEM prepared for unsupervised EM, and one E+M iteration of it."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .naive_bayes import NaiveBayesEM
 
     n_classes = log_prior.shape[0]
-    model = NaiveBayesEM(alpha=alpha, n_classes=n_classes, max_iter=0, random_state=0)
+    model = NaiveBayesEM(alpha=alpha, n_classes=n_classes, max_iter=0, random_state=0, dtype=dtype)
+    log_prob = log_prob.astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X)
@@ -121,8 +127,13 @@ def _fastem_iteration_runner(X, log_prior, log_prob, alpha):
 
 
 def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5, 16, 20, 50, 100),
-        n_threads=2, repeat=3, alpha=0.01, random_state=0, out=None):
-    """Run the benchmark cases and print the table. Returns the rows."""
+        n_threads=2, repeat=3, alpha=0.01, random_state=0, out=None, dtypes=("float64",)):
+    """Run the benchmark cases and print the table. Returns the rows.
+
+    ``dtypes``: the word log-probability tables of fastem to time
+    ("float64", "float32"; every case is run for each, the baselines in
+    float64).
+    """
     import sys
 
     from sklearn.naive_bayes import MultinomialNB
@@ -139,7 +150,7 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
     print(f"corpus: {X.shape[0]} x {X.shape[1]}, {X.nnz} non-zeros ({input_mb:.0f} MiB as CSR), "
           f"made in {time.perf_counter() - start:.1f} s; threads={n_used}, best of {repeat}", file=out)
     rows = []
-    header = (f"{'case':<34} {'fastem s':>9} {'baseline s':>10} {'ratio':>7} {'max rel diff':>12} "
+    header = (f"{'case':<42} {'fastem s':>9} {'baseline s':>10} {'ratio':>7} {'max rel diff':>12} "
               f"{'peak MiB':>9}  baseline")
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -149,7 +160,7 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
         peak_text = "n/a" if peak is None else f"{peak:.0f}"
         rows.append(dict(case=case, fastem=t_fast, baseline=t_base, ratio=ratio, diff=diff,
                          peak_mb=peak, baseline_name=baseline))
-        print(f"{case:<34} {t_fast:>9.4f} {t_base:>10.4f} {ratio:>7.2f} {diff:>12.1e} {peak_text:>9}  "
+        print(f"{case:<42} {t_fast:>9.4f} {t_base:>10.4f} {ratio:>7.2f} {diff:>12.1e} {peak_text:>9}  "
               f"{baseline}", file=out, flush=True)
 
     t_read, _ = _best_time(lambda: float(X.data.sum()) + float(X.indices.sum()), repeat)
@@ -160,21 +171,25 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
         for k in n_components:
             log_prob = np.log(rng.dirichlet(np.ones(n_features), size=k).T.copy())
             log_prior = np.full(k, -np.log(k))
-            iteration = _fastem_iteration_runner(X, log_prior, log_prob, alpha)
-            iteration()  # compile / warm caches
-            (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(iteration, repeat))
             t_base, base = _best_time(lambda: scipy_em_iteration(X, log_prior, log_prob, alpha), repeat)
-            diff = max(_rel_diff(fast[0], base[0]), _rel_diff(fast[1], base[1]),
-                       _rel_diff(fast[2], base[2]))
-            emit(f"EM iteration K={k} ({t_fast / X.nnz * 1e9:.1f} ns/nnz)", t_fast, t_base, diff, peak,
-                 "SciPy X@logp, logsumexp, X.T@resp")
+            for dtype in dtypes:
+                iteration = _fastem_iteration_runner(X, log_prior, log_prob, alpha, np.dtype(dtype))
+                iteration()  # compile / warm caches
+                (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(iteration, repeat))
+                diff = max(_rel_diff(fast[0], base[0]), _rel_diff(fast[1], base[1]),
+                           _rel_diff(fast[2], base[2]))
+                emit(f"EM iteration K={k}{_suffix(dtype)} ({t_fast / X.nnz * 1e9:.1f} ns/nnz)",
+                     t_fast, t_base, diff, peak, "SciPy X@logp, logsumexp, X.T@resp")
         n_classes = int(y.max()) + 1
-        NaiveBayesEM().fit(X[:100], y[:100])
-        (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(lambda: NaiveBayesEM(alpha=alpha).fit(X, y), repeat))
         t_base, base = _best_time(lambda: MultinomialNB(alpha=alpha).fit(X, y), repeat)
-        diff = max(_rel_diff(fast.feature_log_prob_, base.feature_log_prob_),
-                   _rel_diff(fast.class_log_prior_, base.class_log_prior_))
-        emit(f"supervised fit K={n_classes}", t_fast, t_base, diff, peak, "sklearn MultinomialNB.fit")
+        for dtype in dtypes:
+            NaiveBayesEM(dtype=dtype).fit(X[:100], y[:100])
+            (t_fast, fast), peak = _peak_rss_mb(lambda: _best_time(
+                lambda: NaiveBayesEM(alpha=alpha, dtype=dtype).fit(X, y), repeat))
+            diff = max(_rel_diff(fast.feature_log_prob_, base.feature_log_prob_),
+                       _rel_diff(fast.class_log_prior_, base.class_log_prior_))
+            emit(f"supervised fit K={n_classes}{_suffix(dtype)}", t_fast, t_base, diff, peak,
+                 "sklearn MultinomialNB.fit")
     print(f"ratio = baseline s / fastem s; peak MiB = resident memory fastem added (input CSR: "
           f"{input_mb:.0f} MiB)", file=out)
     return rows

@@ -391,7 +391,8 @@ def bench(args, out=None):
         raise SystemExit("fastem bench: error: --repeat and --nnz must be at least 1")
     run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
         n_components=args.n_components, n_threads=-1 if args.threads is None else args.threads,
-        repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out)
+        repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out,
+        dtypes=("float64", "float32") if args.dtype == "both" else (args.dtype,))
     return 0
 
 
@@ -439,6 +440,9 @@ def build_parser():
                    help="Numba threads (default: all of them)")
     p.add_argument("--repeat", type=int, default=3, help="timings per case, best kept (default 3)")
     p.add_argument("--alpha", type=float, default=0.01, help="smoothing (default 0.01)")
+    p.add_argument("--dtype", choices=["float64", "float32", "both"], default="float64",
+                   help="fastem's word log-probability table (the dtype parameter); 'both' "
+                        "times each case twice (default float64)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--gaussian", action="store_true",
                    help="instead: GaussianMixture against scikit-learn per covariance type "

@@ -70,3 +70,16 @@ def test_bench_gaussian_option_runs_the_gaussian_benchmark(monkeypatch):
     monkeypatch.setattr(gaussian_bench, "run_gaussian", lambda **kw: calls.append(kw) or [])
     assert main(["bench", "--gaussian", "--threads", "1", "--repeat", "2"]) == 0
     assert calls == [dict(n_jobs=1, repeat=2, seed=0)]
+
+
+def test_bench_both_dtypes(capsys):
+    assert main(["bench", "--n-samples", "300", "--n-features", "100", "--nnz", "3000",
+                 "-k", "3", "--threads", "1", "--repeat", "1", "--dtype", "both"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    em = [line for line in lines if line.startswith("EM iteration K=3")]
+    supervised = [line for line in lines if line.startswith("supervised fit")]
+    assert len(em) == 2 and "float32" in em[1] and "float32" not in em[0]
+    assert len(supervised) == 2 and "float32" in supervised[1]
+    # float64 agrees with SciPy to ~1e-12, float32 to single precision
+    assert float(em[0].split()[-6]) < 1e-9
+    assert float(em[1].split()[-6]) < 1e-5

@@ -16,12 +16,13 @@ def smoothed_log_prob(counts, alpha, out):
 
     A column whose smoothed total is 0 (no mass and ``alpha == 0``) gets the
     uniform ``-log(n_features)``. ``counts`` may be C- or F-ordered (a
-    transposed [K, n_features] table); ``out`` is [n_features, K] and may be
-    ``counts`` itself.
+    transposed [K, n_features] table); ``out`` is [n_features, K], float64 or
+    float32, and may be ``counts`` itself.
 
     Returns ``(sum_{counts > 0} counts * out, sum out)``: what the objective
     needs (the complete-data log-likelihood of a hard assignment, and the
-    Dirichlet log-prior), without another pass over the table. A zero count
+    Dirichlet log-prior), without another pass over the table; both are
+    float64 sums of the values as stored in ``out``. A zero count
     contributes 0 to the first sum even where ``out`` is -inf.
     """
     n_features, n_components = counts.shape
@@ -50,8 +51,8 @@ def smoothed_log_prob(counts, alpha, out):
                 count = counts[w, k]
                 # vlog(0) = -inf: a word never counted under alpha = 0
                 value = vlog(count + alpha) - log_total[k]
-                value = uniform if empty[k] else value
-                out[w, k] = value
+                out[w, k] = uniform if empty[k] else value
+                value = out[w, k]  # as stored: a float32 table rounds it
                 total += value
                 dot += count * value if count > 0.0 else 0.0
         sums[b, 0] = dot
