@@ -59,13 +59,16 @@ _PROGRESS = ContextVar("fastem_progress", default=None)
 def progress(delay=1.0, stream=None):
     """Progress of every EM fit in the block that is still running after
     ``delay`` seconds: the lines ``verbose=1`` prints (iteration, objective,
-    change, elapsed seconds), at most two a second, to ``stream`` (default
+    change, elapsed seconds; iteration lines at most two a second), to ``stream`` (default
     ``sys.stderr``). Fits that finish sooner print nothing, and estimators
     with ``verbose`` set print as usual instead. The command line uses this
     on a terminal; from Python::
 
         with fastem.progress():
             model.fit(X)
+
+    The setting is a context variable: fits started in other threads inside
+    the block do not see it.
     """
     token = _PROGRESS.set((float(delay), stream))
     try:
@@ -77,8 +80,9 @@ def progress(delay=1.0, stream=None):
 class _Reporter:
     """Where the driver's progress lines go: every ``verbose_interval``-th
     iteration to stdout when ``verbose``; under ``progress``, once its delay has
-    passed, to its stream at most every ``_PROGRESS_EVERY`` seconds (and the
-    closing line of each initialisation); nowhere otherwise."""
+    passed, to its stream: iteration lines at most every ``_PROGRESS_EVERY``
+    seconds, the opening and closing line of each initialisation always;
+    nowhere otherwise."""
 
     def __init__(self, verbose):
         self.verbose = bool(verbose)
@@ -144,7 +148,7 @@ class EMMixin(BaseEstimator):
             n_iter = 0
             start = time.perf_counter()
             if latent:
-                report(f"Initialization {init}: objective {objective:.8g}")
+                report(f"Initialization {init}: objective {objective:.8g}", final=True)
             for n_iter in range(1, max_iter + 1):
                 previous = objective
                 self._m_step(data, stats)
@@ -231,8 +235,11 @@ def assignment_counts(data, components, n_components):
     """
     X = data.X
     n_features = X.shape[1]
-    order, group_bounds, cost = kernels.group_rows(np.asarray(components, dtype=np.int64),
-                                                   data.weight, X.indptr, n_components)
+    components = np.asarray(components, dtype=np.int64)
+    if components.shape != (X.shape[0],) or (components.size and components.max() >= n_components):
+        # internal callers only; Numba would write out of bounds
+        raise ValueError(f"components must be one value < {n_components} per row.")
+    order, group_bounds, cost = kernels.group_rows(components, data.weight, X.indptr, n_components)
     # components split into contiguous parts, one per thread, of similar cost
     part_bounds = kernels.chunk_bounds(cost, numba.get_num_threads())
     counts_t = np.empty((n_components, n_features), dtype=PARAM_DTYPE)

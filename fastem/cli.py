@@ -174,24 +174,19 @@ def _demo_table(X_train, y_train, X_test, y_test, order, labeled_sizes, max_unla
 def _demo_plot(labeled_sizes, accuracy, path, out):
     """Accuracy against the number of labelled documents, as a PNG (needs matplotlib)."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
     except ImportError:
         print("matplotlib is not installed (pip install 'fastem[plot]'): no plot written.", file=out)
         return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from .plotting import plot_accuracy_curve
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    plot_accuracy_curve(labeled_sizes, accuracy, ax=ax)
+    fig = Figure(figsize=(6.4, 4.4))
+    plot_accuracy_curve(labeled_sizes, accuracy, ax=fig.subplots())
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=110)
     except OSError as exc:
         raise CommandError(f"cannot write {str(path)!r}: {exc.strerror or exc}")
-    finally:
-        plt.close(fig)
     print(f"plot written to {path}", file=out)
 
 

@@ -372,6 +372,15 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             return 0.0
         return float(self.alpha * self._log_prob_sums[1])
 
+    def __setstate__(self, state):
+        # models pickled before the M-step kept these sums
+        if "_log_prob" in state and "_log_prob_sums" not in state:
+            log_prob, counts = state["_log_prob"], state["_feature_count"]
+            counted = counts > 0
+            state["_log_prob_sums"] = (float(np.sum(counts[counted] * log_prob[counted])),
+                                       float(log_prob.sum(dtype=np.float64)))
+        super().__setstate__(state)
+
     def _get_parameters(self):
         return (self._log_prior, self._log_prob, self._feature_count, self._component_count,
                 self._log_prob_sums)

@@ -103,3 +103,21 @@ def test_progress_prints_only_fits_slower_than_the_delay():
         warnings.simplefilter("ignore", ConvergenceWarning)
         NaiveBayesEM(n_classes=3, max_iter=2, tol=0, verbose=1).fit(X)
     assert stream.getvalue() == ""
+
+
+def test_a_model_pickled_without_the_objective_sums_refits_warm():
+    # models saved before NaiveBayesEM kept sum(counts * log_prob) and sum(log_prob)
+    X, y, _ = make_corpus(300, 60, 3, 30, random_state=1)
+    y_partial = np.where(np.arange(300) < 30, y, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = NaiveBayesEM(alpha=0.5, max_iter=3, tol=0, warm_start=True).fit(X, y_partial)
+    state = model.__getstate__()
+    expected = state.pop("_log_prob_sums")
+    old = NaiveBayesEM.__new__(NaiveBayesEM)
+    old.__setstate__(state)
+    assert_allclose(old._log_prob_sums, expected, rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        old.fit(X, y_partial)  # warm start reads the sums
+    assert old.n_iter_ == 3

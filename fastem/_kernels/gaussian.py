@@ -139,9 +139,9 @@ def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
     ``Σ_n log p(x_n)``."""
     n_chunks = bounds.shape[0] - 1
     n_components, d = means.shape
-    p_nk = np.zeros((n_chunks, n_components))
-    p_s1 = np.zeros((n_chunks, n_components, d))
-    p_s2 = np.zeros((n_chunks, n_components, d, d))
+    p_nk = np.empty((n_chunks, n_components))  # filled from thread-local sums
+    p_s1 = np.empty((n_chunks, n_components, d))
+    p_s2 = np.empty((n_chunks, n_components, d, d))
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         diff = np.empty((n_components, d))
@@ -180,8 +180,8 @@ def em_pass_tied(X, means, mean_u, prec_chol, const, bounds, nk, s1):
     Overwrites ``nk`` and ``s1`` (about ``means``); returns ``Σ_n log p(x_n)``."""
     n_chunks = bounds.shape[0] - 1
     n_components, d = means.shape
-    p_nk = np.zeros((n_chunks, n_components))
-    p_s1 = np.zeros((n_chunks, n_components, d))
+    p_nk = np.empty((n_chunks, n_components))  # filled from thread-local sums
+    p_s1 = np.empty((n_chunks, n_components, d))
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         z = np.empty(d)
@@ -214,9 +214,9 @@ def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
     ``Σ_n log p(x_n)``."""
     n_chunks = bounds.shape[0] - 1
     n_components, d = means.shape
-    p_nk = np.zeros((n_chunks, n_components))
-    p_s1 = np.zeros((n_chunks, n_components, d))
-    p_s2 = np.zeros((n_chunks, n_components, d))
+    p_nk = np.empty((n_chunks, n_components))  # filled from thread-local sums
+    p_s1 = np.empty((n_chunks, n_components, d))
+    p_s2 = np.empty((n_chunks, n_components, d))
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
@@ -254,9 +254,9 @@ def em_pass_spherical(X, means, prec, const, bounds, nk, s1, s2):
     ``Σ_n log p(x_n)``."""
     n_chunks = bounds.shape[0] - 1
     n_components, d = means.shape
-    p_nk = np.zeros((n_chunks, n_components))
-    p_s1 = np.zeros((n_chunks, n_components, d))
-    p_s2 = np.zeros((n_chunks, n_components))
+    p_nk = np.empty((n_chunks, n_components))  # filled from thread-local sums
+    p_s1 = np.empty((n_chunks, n_components, d))
+    p_s2 = np.empty((n_chunks, n_components))
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
@@ -292,9 +292,9 @@ def em_pass_sparse(data, indices, indptr, const, prec_t, mp_t, bounds, nk, s1, s
     returns ``Σ_n log p(x_n)``."""
     n_chunks = bounds.shape[0] - 1
     d, n_components = prec_t.shape
-    p_nk = np.zeros((n_chunks, n_components))
-    p_s1 = np.zeros((n_chunks, d, n_components))
-    p_s2 = np.zeros((n_chunks, d, n_components))
+    p_nk = np.empty((n_chunks, n_components))  # filled from thread-local sums
+    p_s1 = np.empty((n_chunks, d, n_components))
+    p_s2 = np.empty((n_chunks, d, n_components))
     p_ll = np.zeros(n_chunks)
     for c in prange(n_chunks):
         row = np.empty(n_components)
