@@ -146,28 +146,7 @@ def model_with(weights, means):
     return model
 
 
-@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
-def data_dtype(request):
-    return request.param
-
-
-@pytest.fixture(params=[np.int32, np.int64], ids=["i32", "i64"])
-def index_dtype(request):
-    return request.param
-
-
-@pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
-def n_threads(request):
-    n = request.param
-    if n > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip(f"Numba started with {numba.config.NUMBA_NUM_THREADS} thread(s)")
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(previous)
-
+# data_dtype, index_dtype and n_threads come from conftest.py
 
 @pytest.fixture
 def fixture_csr(data_dtype, index_dtype):

@@ -12,14 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from reference import ref_smoothed_log_prob  # noqa: E402
 
 
-@pytest.fixture(params=[1, 2])
-def n_threads(request):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield request.param
-    finally:
-        numba.set_num_threads(previous)
+# n_threads comes from conftest.py
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])
