@@ -47,7 +47,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._config import PARAM_DTYPE
+from ._config import BLOCK_BYTES, PARAM_DTYPE
+from ._kernels import blocked
 from ._kernels import csr as kernels
 
 
@@ -189,25 +190,80 @@ class EMMixin(BaseEstimator):
 # ---------------------------------------------------------------------------
 
 #: Everything the EM passes of one fit need, validated once per fit: the CSR
-#: arrays, the row chunks, per-row weights, per-row labels (-1 = free) and the
-#: component range of each label.
-EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples"])
+#: arrays, the row chunks (for the passes that walk CSR rows), per-row weights,
+#: per-row labels (-1 = free), the component range of each label, and the
+#: row-blocked copy of the matrix that the fused E+M pass walks.
+EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples",
+                               "blocks"], defaults=(None,))
+
+#: The row-blocked, column-sorted copy of a CSR matrix (see
+#: ``fastem._kernels.blocked``) and the column ranges of the threads' M phases.
+Blocks = namedtuple("Blocks", ["rows_per_block", "dstart", "cols", "col_ptr", "ent_row",
+                               "ent_val", "col_split"])
+
+#: block rows are stored as uint16 offsets
+MAX_ROWS_PER_BLOCK = 1 << 16
+#: the number of blocks is a multiple of this, so that rounds of 1, 2 or 4
+#: threads are full whatever the thread count
+BLOCK_GROUP = 4
+
+
+def make_blocks(X, n_components, n_threads, rows_per_block=None):
+    """The :class:`Blocks` copy of a validated CSR ``X`` for a pass with
+    ``n_components`` components on ``n_threads`` threads.
+
+    By default a block holds at most as many rows as fit ``BLOCK_BYTES`` of
+    [rows, K] float64 buffer, and the rows are shared evenly by a multiple of
+    ``BLOCK_GROUP`` blocks, so rounds of 1, 2 or 4 threads are full. The blocks
+    do not depend on ``n_threads`` (only the column ranges of the M phase
+    do), and so neither do the results of a pass: they are the same to the
+    last bit for any thread count. The copy takes 10 bytes per stored
+    non-zero (6 with float32 data) plus 12 per distinct column of each block.
+    """
+    n_samples, n_features = X.shape
+    n_threads = max(1, int(n_threads))
+    if rows_per_block is None:
+        most = max(16, min(MAX_ROWS_PER_BLOCK, BLOCK_BYTES // (8 * max(1, n_components))))
+        n_blocks = max(1, -(-n_samples // most))
+        n_blocks = -(-n_blocks // BLOCK_GROUP) * BLOCK_GROUP
+        rows_per_block = max(1, -(-n_samples // n_blocks))
+    rows_per_block = int(rows_per_block)
+    if not 1 <= rows_per_block <= MAX_ROWS_PER_BLOCK:
+        raise ValueError(f"rows_per_block must be in [1, {MAX_ROWS_PER_BLOCK}], got {rows_per_block}.")
+    data, indices, indptr = X[:3]
+    n_parts = n_threads
+    distinct, entries = blocked.block_sizes(data, indices, indptr, n_features, rows_per_block,
+                                            n_parts)
+    dstart = np.zeros(distinct.shape[0] + 1, dtype=np.int64)
+    np.cumsum(distinct, out=dstart[1:])
+    estart = np.zeros(entries.shape[0] + 1, dtype=np.int64)
+    np.cumsum(entries, out=estart[1:])
+    cols = np.empty(dstart[-1], dtype=indices.dtype)
+    col_ptr = np.empty(dstart[-1] + 1, dtype=np.int64)
+    ent_row = np.empty(estart[-1], dtype=np.uint16)
+    ent_val = np.empty(estart[-1], dtype=data.dtype)
+    blocked.fill_blocks(data, indices, indptr, n_features, rows_per_block, n_parts, dstart,
+                        estart, cols, col_ptr, ent_row, ent_val)
+    # the threads' column ranges, balanced by the work of the M phase
+    cost = np.zeros(n_features + 1, dtype=np.int64)
+    np.cumsum(blocked.column_cost(cols, col_ptr, n_features), out=cost[1:])
+    col_split = kernels.chunk_bounds(cost, n_threads)
+    return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split)
 
 
 def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bounds=None):
     """:class:`EMData` for a validated CSR ``X``; by default every row is free
-    with weight 1 and each label is one component. Rows are split into as many
-    chunks as threads, within the accumulator memory budget."""
-    n_samples, n_features = X.shape
-    n_chunks = kernels.accumulator_chunks(n_features, n_components, n_threads)
+    with weight 1 and each label is one component. Rows are split into one
+    chunk per thread, and blocked for the fused pass (``make_blocks``)."""
+    n_samples = X.shape[0]
     if weight is None:
         weight = np.ones(n_samples, dtype=PARAM_DTYPE)
     if labels is None:
         labels = np.full(n_samples, -1, dtype=np.int64)
     if label_bounds is None:
         label_bounds = np.arange(n_components + 1, dtype=np.int64)
-    return EMData(X, kernels.chunk_bounds(X.indptr, n_chunks), weight, labels, label_bounds,
-                  n_samples)
+    return EMData(X, kernels.chunk_bounds(X.indptr, n_threads), weight, labels, label_bounds,
+                  n_samples, make_blocks(X, n_components, n_threads))
 
 
 def expected_counts(data, log_prior, log_prob):
@@ -215,11 +271,20 @@ def expected_counts(data, log_prior, log_prob):
 
     Returns ``(log_likelihood, (counts [n_features, K], class_counts [K]))``:
     the weighted log-likelihood and the expected counts of the M-step.
+
+    Row ``i`` is free when ``data.labels[i] < 0`` (its responsibilities range
+    over all K components) and otherwise restricted to the components
+    ``label_bounds[labels[i]]:label_bounds[labels[i] + 1]`` (one component per
+    class gives the fixed one-hot row of semi-supervised EM); rows with zero
+    weight contribute nothing.
     """
+    blocks = data.blocks
     counts = np.empty(log_prob.shape, dtype=PARAM_DTYPE)
     class_counts = np.empty(log_prob.shape[1], dtype=PARAM_DTYPE)
-    log_likelihood = kernels.em_pass(*data.X[:3], data.weight, data.labels, data.label_bounds,
-                                     log_prior, log_prob, data.bounds, True, counts, class_counts)
+    log_likelihood = blocked.blocked_em_pass(
+        blocks.rows_per_block, data.n_samples, blocks.dstart, blocks.cols, blocks.col_ptr,
+        blocks.ent_row, blocks.ent_val, blocks.col_split, data.weight, data.labels,
+        data.label_bounds, log_prior, log_prob, counts, class_counts)
     return log_likelihood, (counts, class_counts)
 
 

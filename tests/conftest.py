@@ -42,3 +42,38 @@ def n_threads(request):
         yield n
     finally:
         numba.set_num_threads(previous)
+
+
+#: every kernel an estimator's fit or predict may call on user data
+GUARDED_KERNELS = {
+    "fastem._kernels.csr": ("joint_log_likelihood", "log_posterior", "scatter_counts",
+                            "grouped_counts", "group_rows"),
+    "fastem._kernels.blocked": ("block_sizes", "fill_blocks", "blocked_em_pass"),
+}
+
+
+def guard_kernels(monkeypatch, calls=None):
+    """Replace every kernel in ``GUARDED_KERNELS`` with one that fails the test
+    (recording its name in ``calls``): errors must come from validation."""
+    import importlib
+
+    def make(name):
+        def kernel(*args, **kwargs):
+            if calls is not None:
+                calls.append(name)
+            raise AssertionError(f"kernel {name} ran on invalid input")
+        return kernel
+
+    for module_name, names in GUARDED_KERNELS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            monkeypatch.setattr(module, name, make(name))
+
+
+@pytest.fixture
+def no_kernels(monkeypatch):
+    """No kernel may run in the test; yields the names of those that tried."""
+    calls = []
+    guard_kernels(monkeypatch, calls)
+    yield calls
+    assert calls == []

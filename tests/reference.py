@@ -285,3 +285,22 @@ def ref_document_normalizer(X_fit, X, log_tf, idf, norm, length):
                 row = row * (length / total)
         out[i] = row
     return out
+
+
+def ref_blocks(data, indices, indptr, rows_per_block):
+    """The row-blocked copy of ``fastem._kernels.blocked``, the obvious way:
+    for each block of ``rows_per_block`` rows, its stored non-zero entries as
+    ``(column, row within the block, value)``, sorted by column and then by
+    their order in the CSR (which is row order)."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_rows = len(indptr) - 1
+    blocks = []
+    for r0 in range(0, n_rows, rows_per_block):
+        entries = []
+        for r in range(r0, min(n_rows, r0 + rows_per_block)):
+            for p in range(indptr[r], indptr[r + 1]):
+                if data[p] != 0:
+                    entries.append((int(indices[p]), p, r - r0, float(data[p])))
+        entries.sort()
+        blocks.append([(w, r, v) for w, _, r, v in entries])
+    return blocks

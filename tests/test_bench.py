@@ -35,34 +35,6 @@ def test_bench_command_line(capsys):
     assert "EM iteration K=2" in capsys.readouterr().out
 
 
-def test_accumulator_chunks_respects_the_budget():
-    per_copy = 1000 * 10 * 8
-    assert csr.accumulator_chunks(1000, 10, n_threads=64, budget=3 * per_copy) == 4
-    assert csr.accumulator_chunks(1000, 10, n_threads=2, budget=3 * per_copy) == 2
-    assert csr.accumulator_chunks(1000, 10, n_threads=64, budget=0) == 1
-    assert csr.accumulator_chunks(1000, 10, n_threads=1, budget=10**12) == 1
-
-
-def test_fit_under_a_tiny_accumulator_budget_gives_the_same_model(monkeypatch):
-    # With no budget for extra accumulators the counting pass uses one chunk;
-    # the model is the same up to floating-point reassociation.
-    X, y, _ = make_corpus(400, 80, 3, 30, random_state=0)
-    y[40:] = -1
-    reference = NaiveBayesEM(n_jobs=2, max_iter=5, tol=0).fit(X, y)
-    monkeypatch.setattr(csr, "ACCUMULATOR_BUDGET_BYTES", 0)
-    requested = []
-    original = csr.chunk_bounds
-    monkeypatch.setattr(csr, "chunk_bounds", lambda indptr, n: requested.append(n) or original(indptr, n))
-    model = NaiveBayesEM(n_jobs=2, max_iter=5, tol=0).fit(X, y)
-    # the row chunks of the EM passes: one; the grouped count pass of the
-    # labelled initialisation splits components, not rows, and needs no
-    # accumulators, so it still uses both threads
-    assert requested == [1, 2]
-    np.testing.assert_allclose(model.feature_log_prob_, reference.feature_log_prob_, rtol=1e-12)
-    np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-12)
-
-
-
 def test_bench_gaussian_option_runs_the_gaussian_benchmark(monkeypatch):
     import fastem.gaussian_bench as gaussian_bench
 

@@ -15,7 +15,7 @@ SCRIPT = r"""
 import json, warnings
 import numpy as np
 from fastem import NaiveBayesEM
-from fastem._kernels import csr
+from fastem._kernels import blocked, csr
 from fastem.datasets import make_corpus
 X, y, _ = make_corpus(400, 60, 3, 30, random_state=0)
 y[40:] = -1
@@ -23,7 +23,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     model = NaiveBayesEM(max_iter=5, tol=0).fit(X, y)
 proba = model.predict_proba(X)
-kernels = [csr.em_pass, csr.joint_log_likelihood, csr.log_posterior]
+kernels = [blocked.blocked_em_pass, blocked.fill_blocks, csr.joint_log_likelihood,
+           csr.log_posterior]
 print(json.dumps({
     "lower_bounds": model.lower_bounds_.tolist(),
     "proba": proba.ravel().tolist(),

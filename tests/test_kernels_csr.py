@@ -1,4 +1,6 @@
-"""Kernels of ``fastem._kernels.csr`` against the slow references in ``reference.py``.
+"""Kernels of ``fastem._kernels.csr``, and the fused E+M pass of
+``fastem._kernels.blocked`` (through ``run_em``), against the slow references
+in ``reference.py``.
 
 Tolerances: every kernel accumulates in float64 (float32 data are converted
 exactly), so float32 and float64 data share ``RTOL = ATOL = 1e-12``. The
@@ -19,9 +21,11 @@ import scipy.sparse as sp  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from fastem._base import make_blocks  # noqa: E402
+from fastem._validation import CSR  # noqa: E402
+from fastem._kernels.blocked import blocked_em_pass  # noqa: E402
 from fastem._kernels.csr import (  # noqa: E402
     chunk_bounds,
-    em_pass,
     joint_log_likelihood,
     log_posterior,
     scatter_counts,
@@ -171,11 +175,16 @@ def run_scatter(c, resp, weight, bounds):
     return counts, class_counts
 
 
-def run_em(c, weight, labels, label_bounds, log_prior, log_prob, bounds, need_objective=True):
+def run_em(c, weight, labels, label_bounds, log_prior, log_prob, bounds, rows_per_block=3):
+    """The fused pass over ``c`` blocked ``rows_per_block`` rows at a time (3:
+    several blocks and rounds on the fixture), with the M phase's columns split
+    for ``len(bounds) - 1`` threads."""
     counts = np.full(log_prob.shape, np.nan)
     class_counts = np.full(log_prob.shape[1], np.nan)
-    obj = em_pass(*c.arrays, weight, labels, label_bounds, log_prior, log_prob,
-                  bounds, need_objective, counts, class_counts)
+    blocks = make_blocks(CSR(*c.arrays, c.shape), log_prob.shape[1], len(bounds) - 1,
+                         rows_per_block=min(rows_per_block, 1 << 16))
+    obj = blocked_em_pass(blocks.rows_per_block, c.shape[0], *blocks[1:], weight, labels,
+                          label_bounds, log_prior, log_prob, counts, class_counts)
     return obj, counts, class_counts
 
 
@@ -399,8 +408,9 @@ def test_em_pass_labelled_rows_stay_in_range(csr, params, n_threads):
 
 
 @pytest.mark.parametrize("free", [False, True], ids=["all-labelled", "mixed"])
-def test_em_pass_need_objective_false(csr, params, n_threads, free):
-    """One component per class: the count pass skips jll but gives the same counts."""
+def test_em_pass_one_component_per_class(csr, params, n_threads, free):
+    """One component per class: labelled rows are fixed one-hot rows whose
+    log-likelihood is their class's jll."""
     log_prior, log_prob = params
     bounds = chunk_bounds(csr.indptr, n_threads)
     n = csr.shape[0]
@@ -409,18 +419,13 @@ def test_em_pass_need_objective_false(csr, params, n_threads, free):
     if free:
         labels[[0, 3, 8]] = -1
     weight = FIXTURE_WEIGHT.copy()
-    fast = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, False)
-    full = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, True)
+    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds)
     want = ref_em_pass(csr.X, weight, labels, label_bounds, log_prior, log_prob)
-    assert_close(fast[1], full[1])
-    assert_close(fast[2], full[2])
-    for g, w in zip(full, want):
+    for g, w in zip(got, want):
         assert_close(g, w)
-    assert_close(fast[1], want[1])
-    assert_close(fast[2], want[2])
     if not free:
         # supervised counts: class_counts = weight per class
-        assert_close(fast[2], np.bincount(labels, weights=weight, minlength=3))
+        assert_close(got[2], np.bincount(labels, weights=weight, minlength=3))
 
 
 def test_em_pass_zero_weight_rows_contribute_nothing(csr, params, n_threads):
@@ -623,14 +628,13 @@ def test_hyp_scatter_counts(problem):
 
 
 @HYP
-@given(problems(), st.booleans())
-def test_hyp_em_pass(problem, need_objective):
+@given(problems(), st.integers(1, 5))
+def test_hyp_em_pass(problem, rows_per_block):
     c, log_prior, log_prob, weight, labels, label_bounds, n_chunks = problem
     got = run_em(c, weight, labels, label_bounds, log_prior, log_prob,
-                 chunk_bounds(c.indptr, n_chunks), need_objective)
+                 chunk_bounds(c.indptr, n_chunks), rows_per_block)
     want = ref_em_pass(c.X, weight, labels, label_bounds, log_prior, log_prob)
-    if need_objective:
-        assert_close(got[0], want[0])
+    assert_close(got[0], want[0])
     assert_close(got[1], want[1])
     assert_close(got[2], want[2])
 

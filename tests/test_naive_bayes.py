@@ -29,7 +29,7 @@ from sklearn.metrics import accuracy_score, adjusted_rand_score
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastem._kernels.csr as kernel_module
+import fastem._kernels.blocked as blocked_module
 from fastem import NaiveBayesEM
 from fastem.datasets import make_corpus
 from helpers import quiet  # noqa: E402
@@ -692,7 +692,7 @@ def test_n_jobs_is_used_and_restored_when_fit_raises(corpus, monkeypatch):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 Numba threads")
     seen = []
-    real = kernel_module.em_pass
+    real = blocked_module.blocked_em_pass
 
     def spy(*args):
         seen.append(numba.get_num_threads())
@@ -705,11 +705,11 @@ def test_n_jobs_is_used_and_restored_when_fit_raises(corpus, monkeypatch):
     previous = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        monkeypatch.setattr(kernel_module, "em_pass", spy)
+        monkeypatch.setattr(blocked_module, "blocked_em_pass", spy)
         NaiveBayesEM(n_jobs=2, n_classes=3, max_iter=3, random_state=0).fit(X)
         assert seen and set(seen) == {2}
         assert numba.get_num_threads() == 1
-        monkeypatch.setattr(kernel_module, "em_pass", boom)
+        monkeypatch.setattr(blocked_module, "blocked_em_pass", boom)
         with pytest.raises(RuntimeError, match="kernel failure"):
             NaiveBayesEM(n_jobs=2, n_classes=3, random_state=0).fit(X)
         assert numba.get_num_threads() == 1

@@ -11,11 +11,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-import fastem._kernels.csr as kernel_module
+from conftest import guard_kernels
 from fastem import NaiveBayesEM
-
-KERNELS = ("em_pass", "joint_log_likelihood", "log_posterior", "scatter_counts")
-
 
 def _valid_X():
     return sp.csr_matrix(np.array([[1.0, 0.0, 2.0, 0.0],
@@ -25,22 +22,6 @@ def _valid_X():
 
 
 Y = np.array([0, 1, 0, 1])
-
-
-@pytest.fixture
-def no_kernels(monkeypatch):
-    calls = []
-
-    def make(name):
-        def kernel(*args, **kwargs):
-            calls.append(name)
-            raise AssertionError(f"kernel {name} ran on invalid input")
-        return kernel
-
-    for name in KERNELS:
-        monkeypatch.setattr(kernel_module, name, make(name))
-    yield calls
-    assert calls == []
 
 
 @pytest.fixture(scope="module")
@@ -299,23 +280,16 @@ def test_invalid_class_prior(no_kernels, prior, match):
 
 
 # --------------------------------------------------------------- warm start
-def _guard_kernels(monkeypatch):
-    def kernel(*args, **kwargs):
-        raise AssertionError("kernel ran on invalid input")
-    for name in KERNELS:
-        monkeypatch.setattr(kernel_module, name, kernel)
-
-
 def test_warm_start_with_other_classes(monkeypatch):
     model = NaiveBayesEM(warm_start=True).fit(_valid_X(), Y)
-    _guard_kernels(monkeypatch)
+    guard_kernels(monkeypatch)
     with pytest.raises(ValueError, match="warm_start=True needs the same classes"):
         model.fit(_valid_X(), [0, 1, 2, 1])
 
 
 def test_warm_start_with_other_n_features(monkeypatch):
     model = NaiveBayesEM(warm_start=True).fit(_valid_X(), Y)
-    _guard_kernels(monkeypatch)
+    guard_kernels(monkeypatch)
     with pytest.raises(ValueError, match="X has 5 features, but NaiveBayesEM is expecting 4"):
         model.fit(np.ones((4, 5)), Y)
 

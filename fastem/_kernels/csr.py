@@ -14,6 +14,9 @@ Each public kernel is a composition of three row helpers, written once:
 * ``_row_scatter``: ``counts[w, k] += weight * data[p] * resp[k]`` and
   ``class_counts[k] += weight * resp[k]`` for ``k`` in ``[lo, hi)``.
 
+The fused E+M pass of every EM iteration walks a row-blocked copy of the
+matrix instead (``blocked.py``); it shares ``_row_posterior`` with these.
+
 Rows are split into contiguous chunks balanced by non-zeros (``chunk_bounds``);
 one thread handles one chunk with its own accumulator, and the accumulators are
 added in chunk order, so a result depends on the number of chunks only through
@@ -36,7 +39,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .._config import ACCUMULATOR_BUDGET_BYTES, JIT, PARALLEL_JIT
+from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (CACHE_LINE, PREFETCH_DISTANCE, PREFETCH_MIN_BYTES, prefetch_read,
                           prefetch_write, vexp)
 
@@ -87,23 +90,6 @@ def count_invalid_entries(data, indices, n_features, n_slices):
     return found.sum(axis=0)
 
 
-def accumulator_chunks(n_features, n_components, n_threads=None,
-                       budget=None):
-    """How many row chunks a counting pass may use.
-
-    Each chunk beyond the first needs its own [n_features, K] float64
-    accumulator (the first one writes into the output). Their total is kept
-    within ``budget`` bytes (default ``fastem._config.ACCUMULATOR_BUDGET_BYTES``),
-    so the memory of the M-step does not grow with the thread count past that
-    bound; a machine with more threads than the budget allows runs the
-    counting pass on fewer chunks.
-    """
-    n_threads = numba.get_num_threads() if n_threads is None else n_threads
-    budget = ACCUMULATOR_BUDGET_BYTES if budget is None else budget
-    per_copy = max(1, n_features * n_components * 8)
-    return int(max(1, min(n_threads, 1 + budget // per_copy)))
-
-
 @njit(**JIT)
 def _prefetch_row(table, w, write):
     """Request every cache line of ``table[w, :]``."""
@@ -146,20 +132,6 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
         w = indices[p]
         for k in range(n_components):
             out[k] += x * log_prob[w, k]
-
-
-@njit(**JIT)
-def _row_jll_one(data, indices, start, end, log_prior, log_prob, k):
-    """``_row_jll`` for the single component ``k``."""
-    nnz = indices.shape[0]
-    total = log_prior[k]
-    for p in range(start, end):
-        if p + PREFETCH_DISTANCE < nnz:
-            prefetch_read(log_prob, indices[p + PREFETCH_DISTANCE], k)
-        x = data[p]
-        if x != 0:
-            total += x * log_prob[indices[p], k]
-    return total
 
 
 @njit(**JIT)
@@ -260,7 +232,9 @@ def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_co
     ``counts[w, k] = sum_i weight[i] * X[i, w] * resp[i, k]`` and
     ``class_counts[k] = sum_i weight[i] * resp[i, k]``; both are overwritten.
     Chunk 0 accumulates straight into ``counts``; every further chunk has its
-    own [n_features, K] accumulator (see ``accumulator_chunks``).
+    own [n_features, K] accumulator, so the caller's ``bounds`` set its memory.
+    (The EM iterations use the fused, row-blocked pass of ``blocked.py``,
+    which needs no such copies; this kernel is the M-step on its own.)
     """
     n_chunks = bounds.shape[0] - 1
     n_features, n_components = counts.shape
@@ -269,7 +243,7 @@ def scatter_counts(data, indices, indptr, resp, weight, bounds, counts, class_co
     partial_class = np.zeros((n_chunks, n_components))
     for c in prange(n_chunks):
         acc = counts if c == 0 else extra[c - 1]
-        class_acc = np.zeros(n_components)  # thread-local, see em_pass
+        class_acc = np.zeros(n_components)  # thread-local: rows of one array share cache lines
         for i in range(bounds[c], bounds[c + 1]):
             if weight[i] != 0.0:
                 _row_scatter(data, indices, indptr[i], indptr[i + 1], weight[i], resp[i],
@@ -336,80 +310,3 @@ def grouped_counts(data, indices, indptr, weight, order, group_bounds, part_boun
                 for p in range(indptr[i], indptr[i + 1]):
                     row[indices[p]] += wi * data[p]
             class_counts[k] = total
-
-
-@njit(**JIT)
-def _em_rows(data, indices, indptr, weight, labels, label_bounds, log_prior, log_prob,
-             first, last, need_objective, counts, class_counts):
-    """E-step and M-step counts of rows ``first:last``; returns their objective."""
-    n_components = counts.shape[1]
-    row = np.empty(n_components)
-    resp = np.empty(n_components)  # apart from row, so that the softmax vectorises
-    objective = 0.0
-    for i in range(first, last):
-        wi = weight[i]
-        if wi == 0.0:
-            continue
-        start, end = indptr[i], indptr[i + 1]
-        if labels[i] < 0:
-            # the common case, with a constant component range so that the
-            # loops over components vectorise
-            _row_jll(data, indices, start, end, log_prior, log_prob, row)
-            objective += wi * _row_posterior(row, 0, n_components, resp)
-            _row_scatter(data, indices, start, end, wi, resp, 0, n_components, counts, class_counts)
-            continue
-        lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
-        if hi - lo == 1:
-            # a fixed one-hot row (a labelled row of Naive Bayes): its
-            # log-likelihood needs one component, not K
-            if need_objective:
-                objective += wi * _row_jll_one(data, indices, start, end, log_prior, log_prob, lo)
-            resp[:] = 0.0
-            resp[lo] = 1.0
-        else:
-            _row_jll(data, indices, start, end, log_prior, log_prob, row)
-            objective += wi * _row_posterior(row, lo, hi, resp)
-        _row_scatter(data, indices, start, end, wi, resp, lo, hi, counts, class_counts)
-    return objective
-
-
-@njit(**PARALLEL_JIT)
-def em_pass(data, indices, indptr, weight, labels, label_bounds, log_prior, log_prob,
-            bounds, need_objective, counts, class_counts):
-    """One fused E+M pass: E-step at the given parameters, M-step statistics out.
-
-    Row ``i`` is free when ``labels[i] < 0`` (its responsibilities range over
-    all K components) and otherwise restricted to the components
-    ``label_bounds[labels[i]]:label_bounds[labels[i] + 1]`` (one component per
-    class gives the fixed one-hot row of semi-supervised EM). Rows with zero
-    weight are skipped entirely.
-
-    Overwrites ``counts`` [n_features, K] and ``class_counts`` [K] with the
-    weighted expected counts and returns the weighted log-likelihood
-    ``sum_i weight[i] * log p(x_i[, y_i])``. A row restricted to a single
-    component needs only that component's log-likelihood; with
-    ``need_objective`` False it skips even that (the supervised count pass:
-    ``log_prior`` and ``log_prob`` are then not read for such rows) and the
-    returned value is not meaningful.
-
-    Memory: no n_samples x K array; chunk 0 accumulates into ``counts`` and
-    each further chunk into its own [n_features, K] array
-    (see ``accumulator_chunks`` for the bound).
-    """
-    n_chunks = bounds.shape[0] - 1
-    n_features, n_components = counts.shape
-    counts[:] = 0.0
-    extra = np.zeros((n_chunks - 1, n_features, n_components))
-    partial_class = np.zeros((n_chunks, n_components))
-    partial_obj = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        acc = counts if c == 0 else extra[c - 1]
-        # allocated by the thread that fills it: rows of one shared [n_chunks, K]
-        # array would put two chunks' class counts on one cache line
-        class_acc = np.zeros(n_components)
-        partial_obj[c] = _em_rows(data, indices, indptr, weight, labels, label_bounds,
-                                  log_prior, log_prob, bounds[c], bounds[c + 1],
-                                  need_objective, acc, class_acc)
-        partial_class[c] = class_acc
-    _add_chunks(extra, counts)
-    return _sum_chunks(partial_class, partial_obj, class_counts)

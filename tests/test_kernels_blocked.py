@@ -1,0 +1,141 @@
+"""The row-blocked copy of a CSR matrix (``fastem._base.make_blocks``,
+kernels in ``fastem._kernels.blocked``) and the properties of the fused pass
+that come from it. The pass itself is checked against ``ref_em_pass`` in
+``test_kernels_csr.py`` (its ``run_em``)."""
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastem._base import BLOCK_GROUP, MAX_ROWS_PER_BLOCK, make_blocks
+from fastem._config import BLOCK_BYTES
+from fastem._kernels.blocked import blocked_em_pass
+from fastem._validation import CSR
+from reference import ref_blocks, ref_em_pass
+from test_kernels_csr import ROWS, N_FEATURES, Csr, fixture_params, random_csr
+
+
+def unpack(blocks):
+    """The Blocks as ``ref_blocks`` lists them."""
+    out = []
+    for b in range(blocks.dstart.shape[0] - 1):
+        entries = []
+        for d in range(blocks.dstart[b], blocks.dstart[b + 1]):
+            for e in range(blocks.col_ptr[d], blocks.col_ptr[d + 1]):
+                entries.append((int(blocks.cols[d]), int(blocks.ent_row[e]),
+                                float(blocks.ent_val[e])))
+        out.append(entries)
+    return out
+
+
+def as_csr(c):
+    return CSR(*c.arrays, c.shape)
+
+
+@pytest.mark.parametrize("rows_per_block", [1, 2, 3, 5, 12, 100])
+def test_blocks_match_reference_on_fixture(data_dtype, index_dtype, rows_per_block, n_threads):
+    c = Csr(ROWS, N_FEATURES, data_dtype, index_dtype)
+    blocks = make_blocks(as_csr(c), 3, n_threads, rows_per_block=rows_per_block)
+    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block)
+    # distinct columns of a block are strictly increasing; entries are kept as stored
+    for b in range(blocks.dstart.shape[0] - 1):
+        assert np.all(np.diff(blocks.cols[blocks.dstart[b]:blocks.dstart[b + 1]]) > 0)
+    assert blocks.ent_val.dtype == c.data.dtype and blocks.cols.dtype == c.indices.dtype
+    assert blocks.col_split[0] == 0 and blocks.col_split[-1] == N_FEATURES
+    assert len(blocks.col_split) == n_threads + 1 and np.all(np.diff(blocks.col_split) >= 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blocks_match_reference_on_random_matrices(seed):
+    rng = np.random.default_rng(seed)
+    # dense enough for the column scan, sparse enough for the sort
+    for density in (0.02, 0.6):
+        c = random_csr(rng, 60, 50, density, np.float64, np.int32)
+        for rows_per_block in (1, 7, 60):
+            blocks = make_blocks(as_csr(c), 4, 2, rows_per_block=rows_per_block)
+            assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block)
+
+
+def test_default_block_size():
+    X = sp.random(10_000, 300, density=0.01, format="csr", random_state=0)
+    for k in (1, 3, 20, 1000):
+        blocks = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), k, 2)
+        n_blocks = blocks.dstart.shape[0] - 1
+        assert n_blocks % BLOCK_GROUP == 0
+        assert blocks.rows_per_block * k * 8 <= max(BLOCK_BYTES, 16 * k * 8)
+        assert blocks.rows_per_block * n_blocks >= X.shape[0]
+    # the blocks do not depend on the thread count
+    one = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 1)
+    four = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 4)
+    for a, b in zip(one[:-1], four[:-1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rows_per_block_out_of_range():
+    c = Csr(ROWS, N_FEATURES)
+    for bad in (0, MAX_ROWS_PER_BLOCK + 1):
+        with pytest.raises(ValueError, match="rows_per_block"):
+            make_blocks(as_csr(c), 3, 1, rows_per_block=bad)
+
+
+def _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob):
+    counts = np.full(log_prob.shape, np.nan)
+    class_counts = np.full(log_prob.shape[1], np.nan)
+    obj = blocked_em_pass(blocks.rows_per_block, c.shape[0], *blocks[1:], weight, labels,
+                          label_bounds, log_prior, log_prob, counts, class_counts)
+    return obj, counts, class_counts
+
+
+def test_largest_block_row_offsets():
+    """Rows 0..65535 of a full-size block keep their offsets in uint16."""
+    n = MAX_ROWS_PER_BLOCK + 40
+    rows = [[] for _ in range(n)]
+    rows[0] = [(0, 1.0)]
+    rows[MAX_ROWS_PER_BLOCK - 1] = [(1, 2.0), (0, 1.0)]
+    rows[MAX_ROWS_PER_BLOCK] = [(2, 3.0)]
+    rows[n - 1] = [(1, 1.0)]
+    c = Csr(rows, 3)
+    log_prior, log_prob = np.log([0.5, 0.5]), np.log(np.array([[0.2, 0.5], [0.3, 0.25],
+                                                               [0.5, 0.25]]))
+    blocks = make_blocks(as_csr(c), 2, 1, rows_per_block=MAX_ROWS_PER_BLOCK)
+    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, MAX_ROWS_PER_BLOCK)
+    weight = np.ones(n)
+    labels = np.full(n, -1, dtype=np.int64)
+    label_bounds = np.array([0, 2], dtype=np.int64)
+    got = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)
+    want = ref_em_pass(c.X, weight, labels, label_bounds, log_prior, log_prob)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_pass_is_bitwise_the_same_for_any_thread_count():
+    """Threads split the M phase by columns, so every count is summed in the
+    same order: 1, 2 and 3 column ranges, on 1 or 2 threads, agree to the bit."""
+    rng = np.random.default_rng(3)
+    c = random_csr(rng, 200, 30, 0.2, np.float64, np.int64)
+    k = 4
+    log_prob = np.log(rng.dirichlet(np.ones(30), size=k).T).copy()
+    log_prior = np.log(rng.dirichlet(np.ones(k)))
+    weight = rng.choice([0.0, 0.5, 1.0], size=200)
+    labels = rng.integers(-1, 2, size=200).astype(np.int64)
+    label_bounds = np.array([0, 3, 4], dtype=np.int64)
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(n_threads)
+            for n_ranges in (1, 2, 3):
+                blocks = make_blocks(as_csr(c), k, n_ranges, rows_per_block=16)
+                results.append(_pass(c, blocks, weight, labels, label_bounds, log_prior,
+                                     log_prob))
+    finally:
+        numba.set_num_threads(previous)
+    for got in results[1:]:
+        for a, b in zip(got, results[0]):
+            np.testing.assert_array_equal(a, b)
+    # counts do not depend on the block size either (row order within a column)
+    other = _pass(c, make_blocks(as_csr(c), k, 2, rows_per_block=7), weight, labels,
+                  label_bounds, log_prior, log_prob)
+    np.testing.assert_array_equal(other[1], results[0][1])
+    np.testing.assert_allclose(other[0], results[0][0], rtol=1e-13)
+    np.testing.assert_allclose(other[2], results[0][2], rtol=1e-13)
