@@ -192,7 +192,8 @@ class EMMixin(BaseEstimator):
 #: Everything the EM passes of one fit need, validated once per fit: the CSR
 #: arrays, the row chunks (for the passes that walk CSR rows), per-row weights,
 #: per-row labels (-1 = free), the component range of each label, and the
-#: row-blocked copy of the matrix that the fused E+M pass walks.
+#: row-blocked copy of the matrix that the fused E+M pass walks
+#: (:class:`LazyBlocks`: call it to get the :class:`Blocks`).
 EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples",
                                "blocks"], defaults=(None,))
 
@@ -251,10 +252,25 @@ def make_blocks(X, n_components, n_threads, rows_per_block=None):
     return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split)
 
 
+class LazyBlocks:
+    """``make_blocks(X, n_components, n_threads)``, made on the first call and
+    kept: a fit with nothing latent (supervised) never needs the copy."""
+
+    def __init__(self, X, n_components, n_threads):
+        self._args = (X, n_components, n_threads)
+        self._blocks = None
+
+    def __call__(self):
+        if self._blocks is None:
+            self._blocks = make_blocks(*self._args)
+        return self._blocks
+
+
 def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bounds=None):
     """:class:`EMData` for a validated CSR ``X``; by default every row is free
     with weight 1 and each label is one component. Rows are split into one
-    chunk per thread, and blocked for the fused pass (``make_blocks``)."""
+    chunk per thread, and blocked for the fused pass when it first runs
+    (``make_blocks``)."""
     n_samples = X.shape[0]
     if weight is None:
         weight = np.ones(n_samples, dtype=PARAM_DTYPE)
@@ -263,7 +279,7 @@ def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bou
     if label_bounds is None:
         label_bounds = np.arange(n_components + 1, dtype=np.int64)
     return EMData(X, kernels.chunk_bounds(X.indptr, n_threads), weight, labels, label_bounds,
-                  n_samples, make_blocks(X, n_components, n_threads))
+                  n_samples, LazyBlocks(X, n_components, n_threads))
 
 
 def expected_counts(data, log_prior, log_prob):
@@ -278,7 +294,7 @@ def expected_counts(data, log_prior, log_prob):
     class gives the fixed one-hot row of semi-supervised EM); rows with zero
     weight contribute nothing.
     """
-    blocks = data.blocks
+    blocks = data.blocks()
     counts = np.empty(log_prob.shape, dtype=PARAM_DTYPE)
     class_counts = np.empty(log_prob.shape[1], dtype=PARAM_DTYPE)
     log_likelihood = blocked.blocked_em_pass(

@@ -22,11 +22,6 @@ JIT = dict(nogil=True, cache=True, fastmath=set(FASTMATH))
 #: options for kernels that split rows over threads
 PARALLEL_JIT = dict(JIT, parallel=True)
 
-#: Upper bound, in bytes, on the M-step accumulators a counting pass allocates
-#: beyond its output (one [n_features, K] float64 array per extra row chunk).
-#: Set FASTEM_ACCUMULATOR_BUDGET (bytes) to change it.
-ACCUMULATOR_BUDGET_BYTES = int(os.environ.get("FASTEM_ACCUMULATOR_BUDGET", 1 << 30))
-
 #: Bytes of the [rows, K] float64 buffer of one row block of the EM pass
 #: (``fastem._kernels.blocked``): about half of a core's L2 cache, so the
 #: buffer and the table rows streaming past stay there. 1 MiB was fastest on

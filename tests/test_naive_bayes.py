@@ -841,3 +841,18 @@ def _expected_failed_checks(estimator):
 def test_sklearn_compatible(estimator, check):
     with quiet():
         check(estimator)
+
+
+def test_supervised_fit_makes_no_blocked_copy(corpus, monkeypatch):
+    """A fit with every row labelled has nothing latent: one counting pass,
+    and the row-blocked copy that EM iterations walk is never made."""
+    X, y, _ = corpus
+
+    def refuse(*args):
+        raise AssertionError("the blocked copy was made for a supervised fit")
+
+    monkeypatch.setattr(blocked_module, "block_sizes", refuse)
+    model = NaiveBayesEM(alpha=0.5).fit(X, y)
+    assert model.n_iter_ == 0
+    np.testing.assert_allclose(model.feature_log_prob_,
+                               MultinomialNB(alpha=0.5).fit(X, y).feature_log_prob_, rtol=1e-12)

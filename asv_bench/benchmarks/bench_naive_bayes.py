@@ -7,11 +7,15 @@ import subprocess
 import sys
 import warnings
 
+import numba
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fastem import NaiveBayesEM
+from fastem._base import make_blocks
+from fastem._kernels import blocked
 from fastem._kernels import csr as kernels
+from fastem._validation import CSR
 
 from .common import corpus
 
@@ -58,10 +62,13 @@ class Kernels:
         X, _, y_partial = corpus(n_classes=n_classes)
         rng = np.random.default_rng(0)
         self.args = (X.data, X.indices, X.indptr)
+        self.csr = CSR(X.data, X.indices, X.indptr, X.shape)
+        self.n_samples = X.shape[0]
         self.log_prior = np.full(n_classes, -np.log(n_classes))
         prob = rng.random((X.shape[1], n_classes)) + 0.1
         self.log_prob = np.log(prob / prob.sum(axis=0))
-        self.bounds = kernels.chunk_bounds(X.indptr, kernels.accumulator_chunks(X.shape[1], n_classes))
+        self.bounds = kernels.chunk_bounds(X.indptr, numba.get_num_threads())
+        self.blocks = make_blocks(self.csr, n_classes, numba.get_num_threads())
         self.weight = np.ones(X.shape[0])
         self.labels = y_partial
         self.label_bounds = np.arange(n_classes + 1, dtype=np.int64)
@@ -75,6 +82,7 @@ class Kernels:
         self.time_log_posterior(n_classes)
         self.time_scatter_counts(n_classes)
         self.time_em_pass(n_classes)
+        self.time_make_blocks(n_classes)
 
     def time_joint_log_likelihood(self, n_classes):
         kernels.joint_log_likelihood(*self.args, self.log_prior, self.log_prob, self.bounds, self.jll)
@@ -87,8 +95,15 @@ class Kernels:
                                self.class_counts)
 
     def time_em_pass(self, n_classes):
-        kernels.em_pass(*self.args, self.weight, self.labels, self.label_bounds, self.log_prior,
-                        self.log_prob, self.bounds, True, self.counts, self.class_counts)
+        """The fused E+M pass of every EM iteration (over the blocked copy)."""
+        b = self.blocks
+        blocked.blocked_em_pass(b.rows_per_block, self.n_samples, *b[1:], self.weight, self.labels,
+                                self.label_bounds, self.log_prior, self.log_prob, self.counts,
+                                self.class_counts)
+
+    def time_make_blocks(self, n_classes):
+        """The blocked copy of the matrix, made once per fit."""
+        make_blocks(self.csr, n_classes, numba.get_num_threads())
 
 
 class FirstCall:

@@ -189,7 +189,7 @@ def _lower_bound(values, lo, hi, target):
 def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, ent_val, col_split,
                     weight, labels, label_bounds, log_prior, log_prob, counts, class_counts):
     """One fused E+M pass over the blocked copy; same contract as
-    ``csr.em_pass`` (rows, weights, labels and outputs), with the threads'
+    ``fastem._base.expected_counts`` (rows, weights, labels and outputs), with the threads'
     column ranges of the M phase given by ``col_split`` [n_threads + 1]."""
     n_blocks = dstart.shape[0] - 1
     n_slots = col_split.shape[0] - 1
