@@ -204,6 +204,8 @@ Blocks = namedtuple("Blocks", ["rows_per_block", "dstart", "cols", "col_ptr", "e
 
 #: block rows are stored as uint16 offsets
 MAX_ROWS_PER_BLOCK = 1 << 16
+#: bound on the scratch memory of the threads that make the blocked copy
+BUILD_SCRATCH_BYTES = 1 << 28
 #: the number of blocks is a multiple of this, so that rounds of 1, 2 or 4
 #: threads are full whatever the thread count
 BLOCK_GROUP = 4
@@ -232,7 +234,10 @@ def make_blocks(X, n_components, n_threads, rows_per_block=None):
     if not 1 <= rows_per_block <= MAX_ROWS_PER_BLOCK:
         raise ValueError(f"rows_per_block must be in [1, {MAX_ROWS_PER_BLOCK}], got {rows_per_block}.")
     data, indices, indptr = X[:3]
-    n_parts = n_threads
+    n_blocks = -(-n_samples // rows_per_block)
+    # threads building blocks each need 16 bytes of scratch per column: keep
+    # the total within BUILD_SCRATCH_BYTES on machines with many threads
+    n_parts = max(1, min(n_threads, n_blocks, BUILD_SCRATCH_BYTES // (16 * max(1, n_features))))
     distinct, entries = blocked.block_sizes(data, indices, indptr, n_features, rows_per_block,
                                             n_parts)
     dstart = np.zeros(distinct.shape[0] + 1, dtype=np.int64)
