@@ -200,7 +200,8 @@ EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds"
 #: The row-blocked, column-sorted copy of a CSR matrix (see
 #: ``fastem._kernels.blocked``) and the column ranges of the threads' M phases.
 Blocks = namedtuple("Blocks", ["rows_per_block", "dstart", "cols", "col_ptr", "ent_row",
-                               "ent_val", "col_split"])
+                               "ent_val", "col_split", "free", "fixed_ptr", "fixed_comp",
+                               "fixed_val", "fixed_class"])
 
 #: block rows are stored as uint16 offsets
 MAX_ROWS_PER_BLOCK = 1 << 16
@@ -211,20 +212,59 @@ BUILD_SCRATCH_BYTES = 1 << 28
 BLOCK_GROUP = 4
 
 
-def make_blocks(X, n_components, n_threads, rows_per_block=None):
+def _fixed_counts(X, n_components, fixed, weight, components):
+    """Counts of the fixed rows (``fixed`` mask, row ``i`` in component
+    ``components[i]``), by word: ``(ptr [n_features + 1], comp, val, class [K])``
+    with ``val[q]`` the weighted count of word ``w`` in component ``comp[q]``
+    for ``q`` in ``ptr[w]:ptr[w + 1]`` (non-zero counts only)."""
+    import scipy.sparse as sp
+
+    n_samples, n_features = X.shape
+    rows = np.flatnonzero(fixed)
+    fixed_class = np.bincount(components[rows], weights=weight[rows],
+                              minlength=n_components).astype(np.float64)
+    if rows.size == 0:
+        return (np.zeros(n_features + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.float64), fixed_class)
+    matrix = sp.csr_matrix(tuple(X[:3]), shape=X.shape, copy=False)
+    assign = sp.csr_matrix((weight[rows], (components[rows], rows)),
+                           shape=(n_components, n_samples))
+    by_word = sp.csr_matrix((assign @ matrix).T, dtype=np.float64)
+    by_word.eliminate_zeros()
+    return (by_word.indptr.astype(np.int64), by_word.indices.astype(np.int64),
+            by_word.data, fixed_class)
+
+
+def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_bounds=None,
+                rows_per_block=None):
     """The :class:`Blocks` copy of a validated CSR ``X`` for a pass with
-    ``n_components`` components on ``n_threads`` threads.
+    ``n_components`` components on ``n_threads`` threads, with the rows'
+    ``weight``, ``labels`` and ``label_bounds`` (as in :class:`EMData`; by
+    default every row is free with weight 1).
+
+    Only the *free* rows are copied: rows with a non-zero weight whose
+    component is not known. A row with one known component (a labelled row
+    of Naive Bayes) has the same responsibilities in every pass, so its
+    counts are added up once, here (``fixed_*``), and a row of weight 0
+    contributes nothing.
 
     By default a block holds at most as many rows as fit ``BLOCK_BYTES`` of
-    [rows, K] float64 buffer, and the rows are shared evenly by a multiple of
-    ``BLOCK_GROUP`` blocks, so rounds of 1, 2 or 4 threads are full. The blocks
-    do not depend on ``n_threads`` (only the column ranges of the M phase
-    do), and so neither do the results of a pass: they are the same to the
-    last bit for any thread count. The copy takes 10 bytes per stored
-    non-zero (6 with float32 data) plus 12 per distinct column of each block.
+    [rows, K] float64 buffer (and at least 16), and the rows are shared
+    evenly by about a multiple of ``BLOCK_GROUP`` blocks, so rounds of 1, 2 or
+    4 threads are full. The blocks do not depend on ``n_threads`` (only the
+    word ranges of the M phase do), and so neither do the results of a pass:
+    they are the same to the last bit for any thread count. The copy takes 10
+    bytes per stored non-zero of the free rows (6 with float32 data) plus 12
+    (16 with int64 indices) per distinct column of each block.
     """
     n_samples, n_features = X.shape
     n_threads = max(1, int(n_threads))
+    if weight is None:
+        weight = np.ones(n_samples, dtype=PARAM_DTYPE)
+    if labels is None:
+        labels = np.full(n_samples, -1, dtype=np.int64)
+    if label_bounds is None:
+        label_bounds = np.arange(n_components + 1, dtype=np.int64)
     if rows_per_block is None:
         most = max(16, min(MAX_ROWS_PER_BLOCK, BLOCK_BYTES // (8 * max(1, n_components))))
         n_blocks = max(1, -(-n_samples // most))
@@ -233,13 +273,17 @@ def make_blocks(X, n_components, n_threads, rows_per_block=None):
     rows_per_block = int(rows_per_block)
     if not 1 <= rows_per_block <= MAX_ROWS_PER_BLOCK:
         raise ValueError(f"rows_per_block must be in [1, {MAX_ROWS_PER_BLOCK}], got {rows_per_block}.")
+    components = np.where(labels >= 0, label_bounds[np.maximum(labels, 0)], -1)
+    one_component = np.diff(label_bounds)[np.maximum(labels, 0)] == 1
+    fixed = (labels >= 0) & one_component & (weight != 0)
+    free = (weight != 0) & ~fixed
     data, indices, indptr = X[:3]
     n_blocks = -(-n_samples // rows_per_block)
     # threads building blocks each need 16 bytes of scratch per column: keep
     # the total within BUILD_SCRATCH_BYTES on machines with many threads
     n_parts = max(1, min(n_threads, n_blocks, BUILD_SCRATCH_BYTES // (16 * max(1, n_features))))
-    distinct, entries = blocked.block_sizes(data, indices, indptr, n_features, rows_per_block,
-                                            n_parts)
+    distinct, entries = blocked.block_sizes(data, indices, indptr, free, n_features,
+                                            rows_per_block, n_parts)
     dstart = np.zeros(distinct.shape[0] + 1, dtype=np.int64)
     np.cumsum(distinct, out=dstart[1:])
     estart = np.zeros(entries.shape[0] + 1, dtype=np.int64)
@@ -248,21 +292,24 @@ def make_blocks(X, n_components, n_threads, rows_per_block=None):
     col_ptr = np.empty(dstart[-1] + 1, dtype=np.int64)
     ent_row = np.empty(estart[-1], dtype=np.uint16)
     ent_val = np.empty(estart[-1], dtype=data.dtype)
-    blocked.fill_blocks(data, indices, indptr, n_features, rows_per_block, n_parts, dstart,
+    blocked.fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts, dstart,
                         estart, cols, col_ptr, ent_row, ent_val)
-    # the threads' column ranges, balanced by the work of the M phase
+    fixed_counts = _fixed_counts(X, n_components, fixed, weight, components)
+    # the threads' word ranges, balanced by the work of the M phase
     cost = np.zeros(n_features + 1, dtype=np.int64)
     np.cumsum(blocked.column_cost(cols, col_ptr, n_features), out=cost[1:])
+    cost[1:] += np.diff(fixed_counts[0])
     col_split = kernels.chunk_bounds(cost, n_threads)
-    return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split)
+    return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split, free,
+                  *fixed_counts)
 
 
 class LazyBlocks:
     """``make_blocks(X, n_components, n_threads)``, made on the first call and
     kept: a fit with nothing latent (supervised) never needs the copy."""
 
-    def __init__(self, X, n_components, n_threads):
-        self._args = (X, n_components, n_threads)
+    def __init__(self, *args):
+        self._args = args
         self._blocks = None
 
     def __call__(self):
@@ -284,7 +331,7 @@ def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bou
     if label_bounds is None:
         label_bounds = np.arange(n_components + 1, dtype=np.int64)
     return EMData(X, kernels.chunk_bounds(X.indptr, n_threads), weight, labels, label_bounds,
-                  n_samples, LazyBlocks(X, n_components, n_threads))
+                  n_samples, LazyBlocks(X, n_components, n_threads, weight, labels, label_bounds))
 
 
 def expected_counts(data, log_prior, log_prob):
@@ -303,8 +350,7 @@ def expected_counts(data, log_prior, log_prob):
     counts = np.empty(log_prob.shape, dtype=PARAM_DTYPE)
     class_counts = np.empty(log_prob.shape[1], dtype=PARAM_DTYPE)
     log_likelihood = blocked.blocked_em_pass(
-        blocks.rows_per_block, data.n_samples, blocks.dstart, blocks.cols, blocks.col_ptr,
-        blocks.ent_row, blocks.ent_val, blocks.col_split, data.weight, data.labels,
+        blocks.rows_per_block, data.n_samples, *blocks[1:], data.weight, data.labels,
         data.label_bounds, log_prior, log_prob, counts, class_counts)
     return log_likelihood, (counts, class_counts)
 

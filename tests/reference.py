@@ -287,20 +287,41 @@ def ref_document_normalizer(X_fit, X, log_tf, idf, norm, length):
     return out
 
 
-def ref_blocks(data, indices, indptr, rows_per_block):
+def ref_blocks(data, indices, indptr, rows_per_block, free=None):
     """The row-blocked copy of ``fastem._kernels.blocked``, the obvious way:
-    for each block of ``rows_per_block`` rows, its stored non-zero entries as
-    ``(column, row within the block, value)``, sorted by column and then by
-    their order in the CSR (which is row order)."""
+    for each block of ``rows_per_block`` rows, the stored non-zero entries of
+    its ``free`` rows (default: all) as ``(column, row within the block,
+    value)``, sorted by column and then by their order in the CSR (which is
+    row order)."""
     indptr = np.asarray(indptr, dtype=np.int64)
     n_rows = len(indptr) - 1
+    free = np.ones(n_rows, dtype=bool) if free is None else free
     blocks = []
     for r0 in range(0, n_rows, rows_per_block):
         entries = []
         for r in range(r0, min(n_rows, r0 + rows_per_block)):
+            if not free[r]:
+                continue
             for p in range(indptr[r], indptr[r + 1]):
                 if data[p] != 0:
                     entries.append((int(indices[p]), p, r - r0, float(data[p])))
         entries.sort()
         blocks.append([(w, r, v) for w, _, r, v in entries])
     return blocks
+
+
+def ref_fixed_counts(X, weight, labels, label_bounds):
+    """Dense [n_features, K] counts and [K] class counts of the rows with one
+    known component (``label_bounds`` range of size 1) and non-zero weight."""
+    dense = dense_rows(X)
+    n_components = int(label_bounds[-1])
+    counts = np.zeros((X.shape[1], n_components))
+    class_counts = np.zeros(n_components)
+    for i in range(X.shape[0]):
+        if labels[i] < 0 or weight[i] == 0:
+            continue
+        lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
+        if hi - lo == 1:
+            counts[:, lo] += weight[i] * dense[i]
+            class_counts[lo] += weight[i]
+    return counts, class_counts

@@ -181,8 +181,8 @@ def run_em(c, weight, labels, label_bounds, log_prior, log_prob, bounds, rows_pe
     for ``len(bounds) - 1`` threads."""
     counts = np.full(log_prob.shape, np.nan)
     class_counts = np.full(log_prob.shape[1], np.nan)
-    blocks = make_blocks(CSR(*c.arrays, c.shape), log_prob.shape[1], len(bounds) - 1,
-                         rows_per_block=min(rows_per_block, 1 << 16))
+    blocks = make_blocks(CSR(*c.arrays, c.shape), log_prob.shape[1], len(bounds) - 1, weight,
+                         labels, label_bounds, rows_per_block=min(rows_per_block, 1 << 16))
     obj = blocked_em_pass(blocks.rows_per_block, c.shape[0], *blocks[1:], weight, labels,
                           label_bounds, log_prior, log_prob, counts, class_counts)
     return obj, counts, class_counts

@@ -21,19 +21,26 @@ table row is read, or updated, once per block and consecutive reads go up in
 memory), and the random access falls on the block's [R, K] buffer, which
 stays in cache.
 
+Only the *free* rows are copied (non-zero weight, component unknown). A row
+with one known component (a labelled row of Naive Bayes) has the same
+responsibilities in every pass: its counts are added up once per fit and
+enter each pass as a constant, by word (``fixed_*``), with their
+log-likelihood at the current parameters (one product per non-zero count).
+
 Blocks go in rounds of one block per thread:
 
 1. E phase: each thread fills its block's buffer with the joint
-   log-likelihood, turns every row into weighted responsibilities and keeps
-   the block's objective and class counts;
-2. M phase: each thread owns a range of columns (balanced by entries) and
+   log-likelihood, turns every free row into weighted responsibilities and
+   keeps the block's objective and class counts;
+2. M phase: each thread owns a range of words (balanced by entries) and
    adds the round's blocks into those rows of ``counts``.
 
 Threads never write the same row of ``counts``, so there is one count table
-and no per-thread copies: the M-step needs ``n_threads * R * K`` floats
-beyond its output. Each ``counts[w, k]`` is summed over its entries in global
-row order whatever the block size or thread count, and block totals are added
-in block order.
+and no per-thread copies: beyond its output the pass needs ``n_threads``
+[R, K] buffers and ``n_threads * K`` partial sums. Each ``counts[w, k]`` is
+summed in a fixed order (the fixed rows' count, then the free rows in row
+order) and the per-block totals are added in block order, so the result does
+not depend on the thread count at all.
 """
 import numpy as np
 from numba import njit, prange
@@ -43,9 +50,9 @@ from .csr import _row_posterior
 
 
 @njit(**PARALLEL_JIT)
-def block_sizes(data, indices, indptr, n_features, rows_per_block, n_parts):
-    """Distinct columns and stored non-zero entries of each row block:
-    ``(distinct [n_blocks], entries [n_blocks])``."""
+def block_sizes(data, indices, indptr, free, n_features, rows_per_block, n_parts):
+    """Distinct columns and stored non-zero entries of the ``free`` rows of
+    each row block: ``(distinct [n_blocks], entries [n_blocks])``."""
     n_rows = indptr.shape[0] - 1
     n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
     distinct = np.zeros(n_blocks, dtype=np.int64)
@@ -58,20 +65,23 @@ def block_sizes(data, indices, indptr, n_features, rows_per_block, n_parts):
             r1 = min(n_rows, r0 + rows_per_block)
             n_distinct = 0
             n_entries = 0
-            for p in range(indptr[r0], indptr[r1]):
-                if data[p] != 0:
-                    n_entries += 1
-                    w = indices[p]
-                    if seen[w] != b:
-                        seen[w] = b
-                        n_distinct += 1
+            for r in range(r0, r1):
+                if not free[r]:
+                    continue
+                for p in range(indptr[r], indptr[r + 1]):
+                    if data[p] != 0:
+                        n_entries += 1
+                        w = indices[p]
+                        if seen[w] != b:
+                            seen[w] = b
+                            n_distinct += 1
             distinct[b] = n_distinct
             entries[b] = n_entries
     return distinct, entries
 
 
 @njit(**PARALLEL_JIT)
-def fill_blocks(data, indices, indptr, n_features, rows_per_block, n_parts, dstart, estart,
+def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts, dstart, estart,
                 cols, col_ptr, ent_row, ent_val):
     """Write the blocked copy (see the module docstring) into ``cols``,
     ``col_ptr``, ``ent_row`` and ``ent_val``, sized by ``block_sizes``
@@ -86,15 +96,18 @@ def fill_blocks(data, indices, indptr, n_features, rows_per_block, n_parts, dsta
             r1 = min(n_rows, r0 + rows_per_block)
             d0 = dstart[b]
             n_distinct = 0
-            for p in range(indptr[r0], indptr[r1]):
-                if data[p] != 0:
-                    w = indices[p]
-                    if seen[w] != b:
-                        seen[w] = b
-                        pos[w] = 0
-                        cols[d0 + n_distinct] = w
-                        n_distinct += 1
-                    pos[w] += 1
+            for r in range(r0, r1):
+                if not free[r]:
+                    continue
+                for p in range(indptr[r], indptr[r + 1]):
+                    if data[p] != 0:
+                        w = indices[p]
+                        if seen[w] != b:
+                            seen[w] = b
+                            pos[w] = 0
+                            cols[d0 + n_distinct] = w
+                            n_distinct += 1
+                        pos[w] += 1
             if n_features <= 4 * n_distinct:  # a dense block: scanning the columns beats sorting
                 n_distinct = 0
                 for w in range(n_features):
@@ -111,6 +124,8 @@ def fill_blocks(data, indices, indptr, n_features, rows_per_block, n_parts, dsta
                 pos[w] = offset  # from here on: where the column's next entry goes
                 offset += n_entries
             for r in range(r0, r1):
+                if not free[r]:
+                    continue
                 for p in range(indptr[r], indptr[r + 1]):
                     if data[p] != 0:
                         e = pos[indices[p]]
@@ -130,10 +145,11 @@ def column_cost(cols, col_ptr, n_features):
 
 
 @njit(**JIT)
-def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val,
+def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
                   weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
-    """Weighted responsibilities of block ``b``'s rows into ``buf`` [R, K];
-    adds the block's class counts to ``class_acc`` and returns its objective."""
+    """Weighted responsibilities of block ``b``'s free rows into ``buf``
+    [R, K] (other rows are left as they are: no entry reads them); adds the
+    block's class counts to ``class_acc`` and returns its objective."""
     n_components = log_prob.shape[1]
     r0 = b * rows_per_block
     n_block_rows = min(n_samples, r0 + rows_per_block) - r0
@@ -151,26 +167,25 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
     objective = 0.0
     for r in range(n_block_rows):
         i = r0 + r
+        if not free[i]:
+            continue
         wi = weight[i]
         row = buf[r]
-        if wi == 0.0:
-            row[:] = 0.0
-            continue
         if labels[i] < 0:
             objective += wi * _row_posterior(row, 0, n_components, resp)
         else:
             lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
-            if hi - lo == 1:  # a fixed one-hot row: its log-likelihood is one value
-                objective += wi * row[lo]
-                resp[:] = 0.0
-                resp[lo] = 1.0
-            else:
-                objective += wi * _row_posterior(row, lo, hi, resp)
+            objective += wi * _row_posterior(row, lo, hi, resp)
         for k in range(n_components):
             value = wi * resp[k]
             row[k] = value
             class_acc[k] += value
     return objective
+
+
+#: the fixed rows' part of the objective is summed in this many column
+#: chunks, whatever the thread count
+_N_FIXED_CHUNKS = 16
 
 
 @njit(**JIT)
@@ -187,26 +202,59 @@ def _lower_bound(values, lo, hi, target):
 
 @njit(**PARALLEL_JIT)
 def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, ent_val, col_split,
-                    weight, labels, label_bounds, log_prior, log_prob, counts, class_counts):
-    """One fused E+M pass over the blocked copy; same contract as
-    ``fastem._base.expected_counts`` (rows, weights, labels and outputs), with the threads'
-    column ranges of the M phase given by ``col_split`` [n_threads + 1]."""
+                    free, fixed_ptr, fixed_comp, fixed_val, fixed_class, weight, labels,
+                    label_bounds, log_prior, log_prob, counts, class_counts):
+    """One fused E+M pass; overwrites ``counts`` [n_features, K] and
+    ``class_counts`` [K] with the expected counts and returns the weighted
+    log-likelihood (the contract of ``fastem._base.expected_counts``).
+
+    The blocked copy holds the ``free`` rows. The fixed rows (one known
+    component, non-zero weight) enter through their counts, the same in every
+    pass: ``fixed_class`` [K] and, by word, ``fixed_val[q]`` for component
+    ``fixed_comp[q]``, ``q`` in ``fixed_ptr[w]:fixed_ptr[w + 1]``. Rows that
+    are neither (zero weight) contribute nothing. ``col_split``
+    [n_threads + 1] gives the threads' word ranges of the M phase.
+    """
     n_blocks = dstart.shape[0] - 1
     n_slots = col_split.shape[0] - 1
-    n_components = counts.shape[1]
+    n_features, n_components = counts.shape
     bufs = np.empty((n_slots, rows_per_block, n_components))
-    block_obj = np.zeros(n_blocks)
-    block_class = np.zeros((n_blocks, n_components))
-    for s in prange(n_slots):  # each thread zeroes the rows it will own
-        counts[col_split[s]:col_split[s + 1]] = 0.0
+    round_obj = np.zeros(n_slots)
+    round_class = np.zeros((n_slots, n_components))
+    # the fixed rows: their log-likelihood at these parameters ...
+    fixed_obj = np.zeros(_N_FIXED_CHUNKS)
+    for c in prange(_N_FIXED_CHUNKS):
+        total = 0.0
+        for w in range(c * n_features // _N_FIXED_CHUNKS, (c + 1) * n_features // _N_FIXED_CHUNKS):
+            for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
+                total += fixed_val[q] * log_prob[w, fixed_comp[q]]
+        fixed_obj[c] = total
+    objective = 0.0
+    for c in range(_N_FIXED_CHUNKS):
+        objective += fixed_obj[c]
+    for k in range(n_components):
+        class_counts[k] = fixed_class[k]
+        if fixed_class[k] > 0.0:
+            objective += fixed_class[k] * log_prior[k]
+    # ... and their counts, where each thread's word range starts
+    for s in prange(n_slots):
+        for w in range(col_split[s], col_split[s + 1]):
+            for k in range(n_components):
+                counts[w, k] = 0.0
+            for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
+                counts[w, fixed_comp[q]] += fixed_val[q]
     for first in range(0, n_blocks, n_slots):
         n_round = min(n_slots, n_blocks - first)
         for s in prange(n_round):
             class_acc = np.zeros(n_components)  # thread-local (no shared cache lines)
-            block_obj[first + s] = _block_e_step(
+            round_obj[s] = _block_e_step(
                 rows_per_block, n_samples, first + s, dstart, cols, col_ptr, ent_row, ent_val,
-                weight, labels, label_bounds, log_prior, log_prob, bufs[s], class_acc)
-            block_class[first + s] = class_acc
+                free, weight, labels, label_bounds, log_prior, log_prob, bufs[s], class_acc)
+            round_class[s] = class_acc
+        for s in range(n_round):  # block order, whatever the thread count
+            objective += round_obj[s]
+            for k in range(n_components):
+                class_counts[k] += round_class[s, k]
         for s in prange(n_slots):
             lo_col, hi_col = col_split[s], col_split[s + 1]
             for j in range(n_round):
@@ -221,10 +269,4 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
                         x = ent_val[e]
                         for k in range(n_components):
                             counts[w, k] += x * buf[r, k]
-    objective = 0.0
-    class_counts[:] = 0.0
-    for b in range(n_blocks):
-        objective += block_obj[b]
-        for k in range(n_components):
-            class_counts[k] += block_class[b, k]
     return objective
