@@ -212,6 +212,18 @@ BUILD_SCRATCH_BYTES = 1 << 28
 BLOCK_GROUP = 4
 
 
+def _row_roles(n_samples, n_components, weight, labels, label_bounds):
+    """``(weight, labels, label_bounds)`` with the defaults filled in: every
+    row free, with weight 1, and one component per label."""
+    if weight is None:
+        weight = np.ones(n_samples, dtype=PARAM_DTYPE)
+    if labels is None:
+        labels = np.full(n_samples, -1, dtype=np.int64)
+    if label_bounds is None:
+        label_bounds = np.arange(n_components + 1, dtype=np.int64)
+    return weight, labels, label_bounds
+
+
 def _fixed_counts(X, n_components, fixed, weight, components):
     """Counts of the fixed rows (``fixed`` mask, row ``i`` in component
     ``components[i]``), by word: ``(ptr [n_features + 1], comp, val, class [K])``
@@ -259,12 +271,8 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     """
     n_samples, n_features = X.shape
     n_threads = max(1, int(n_threads))
-    if weight is None:
-        weight = np.ones(n_samples, dtype=PARAM_DTYPE)
-    if labels is None:
-        labels = np.full(n_samples, -1, dtype=np.int64)
-    if label_bounds is None:
-        label_bounds = np.arange(n_components + 1, dtype=np.int64)
+    weight, labels, label_bounds = _row_roles(n_samples, n_components, weight, labels,
+                                              label_bounds)
     if rows_per_block is None:
         most = max(16, min(MAX_ROWS_PER_BLOCK, BLOCK_BYTES // (8 * max(1, n_components))))
         n_blocks = max(1, -(-n_samples // most))
@@ -279,9 +287,10 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     free = (weight != 0) & ~fixed
     data, indices, indptr = X[:3]
     n_blocks = -(-n_samples // rows_per_block)
-    # threads building blocks each need 16 bytes of scratch per column: keep
-    # the total within BUILD_SCRATCH_BYTES on machines with many threads
-    n_parts = max(1, min(n_threads, n_blocks, BUILD_SCRATCH_BYTES // (16 * max(1, n_features))))
+    # threads building blocks each need 24 bytes of scratch per column: keep
+    # the total within BUILD_SCRATCH_BYTES on machines with many threads (one
+    # thread at least: beyond 11M columns the build runs on one)
+    n_parts = max(1, min(n_threads, n_blocks, BUILD_SCRATCH_BYTES // (24 * max(1, n_features))))
     distinct, entries = blocked.block_sizes(data, indices, indptr, free, n_features,
                                             rows_per_block, n_parts)
     dstart = np.zeros(distinct.shape[0] + 1, dtype=np.int64)
@@ -324,12 +333,8 @@ def make_em_data(X, n_components, n_threads, weight=None, labels=None, label_bou
     chunk per thread, and blocked for the fused pass when it first runs
     (``make_blocks``)."""
     n_samples = X.shape[0]
-    if weight is None:
-        weight = np.ones(n_samples, dtype=PARAM_DTYPE)
-    if labels is None:
-        labels = np.full(n_samples, -1, dtype=np.int64)
-    if label_bounds is None:
-        label_bounds = np.arange(n_components + 1, dtype=np.int64)
+    weight, labels, label_bounds = _row_roles(n_samples, n_components, weight, labels,
+                                              label_bounds)
     return EMData(X, kernels.chunk_bounds(X.indptr, n_threads), weight, labels, label_bounds,
                   n_samples, LazyBlocks(X, n_components, n_threads, weight, labels, label_bounds))
 

@@ -49,6 +49,30 @@ from .._config import JIT, PARALLEL_JIT
 from .csr import _row_posterior
 
 
+@njit(**JIT)
+def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
+    """Walk the free rows ``r0:r1`` of block ``b``: write its distinct columns,
+    in order of first appearance, to ``cols[d0:]``, their numbers of entries to
+    ``pos[column]``, and return ``(n_distinct, n_entries)``. ``seen`` holds,
+    per column, the last block that saw it (stamps: never reset)."""
+    n_distinct = 0
+    n_entries = 0
+    for r in range(r0, r1):
+        if not free[r]:
+            continue
+        for p in range(indptr[r], indptr[r + 1]):
+            if data[p] != 0:
+                n_entries += 1
+                w = indices[p]
+                if seen[w] != b:
+                    seen[w] = b
+                    pos[w] = 0
+                    cols[d0 + n_distinct] = w
+                    n_distinct += 1
+                pos[w] += 1
+    return n_distinct, n_entries
+
+
 @njit(**PARALLEL_JIT)
 def block_sizes(data, indices, indptr, free, n_features, rows_per_block, n_parts):
     """Distinct columns and stored non-zero entries of the ``free`` rows of
@@ -58,25 +82,14 @@ def block_sizes(data, indices, indptr, free, n_features, rows_per_block, n_parts
     distinct = np.zeros(n_blocks, dtype=np.int64)
     entries = np.zeros(n_blocks, dtype=np.int64)
     for part in prange(n_parts):
-        # the block that last saw each column (stamps: never reset)
         seen = np.full(n_features, -1, dtype=np.int64)
+        pos = np.zeros(n_features, dtype=np.int64)
+        cols = np.empty(n_features, dtype=indices.dtype)
         for b in range(part * n_blocks // n_parts, (part + 1) * n_blocks // n_parts):
             r0 = b * rows_per_block
-            r1 = min(n_rows, r0 + rows_per_block)
-            n_distinct = 0
-            n_entries = 0
-            for r in range(r0, r1):
-                if not free[r]:
-                    continue
-                for p in range(indptr[r], indptr[r + 1]):
-                    if data[p] != 0:
-                        n_entries += 1
-                        w = indices[p]
-                        if seen[w] != b:
-                            seen[w] = b
-                            n_distinct += 1
-            distinct[b] = n_distinct
-            entries[b] = n_entries
+            distinct[b], entries[b] = _gather_block(data, indices, indptr, free, r0,
+                                                    min(n_rows, r0 + rows_per_block), b, seen,
+                                                    pos, cols, 0)
     return distinct, entries
 
 
@@ -95,19 +108,8 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
             r0 = b * rows_per_block
             r1 = min(n_rows, r0 + rows_per_block)
             d0 = dstart[b]
-            n_distinct = 0
-            for r in range(r0, r1):
-                if not free[r]:
-                    continue
-                for p in range(indptr[r], indptr[r + 1]):
-                    if data[p] != 0:
-                        w = indices[p]
-                        if seen[w] != b:
-                            seen[w] = b
-                            pos[w] = 0
-                            cols[d0 + n_distinct] = w
-                            n_distinct += 1
-                        pos[w] += 1
+            n_distinct, _ = _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos,
+                                          cols, d0)
             if n_features <= 4 * n_distinct:  # a dense block: scanning the columns beats sorting
                 n_distinct = 0
                 for w in range(n_features):
