@@ -28,19 +28,20 @@ PREFETCH_MIN_BYTES = 4 << 20
 CACHE_LINE = 64
 
 
-def _make_prefetch(write):
+def _make_prefetch(write, ndim):
     @intrinsic
-    def prefetch(typingctx, array, row, col):
-        """Hint the CPU to fetch the cache line holding ``array[row, col]``."""
-        if not isinstance(array, types.Array) or array.ndim != 2:
+    def prefetch(typingctx, array, *index):
+        """Hint the CPU to fetch the cache line holding ``array[index]``."""
+        if (not isinstance(array, types.Array) or array.ndim != ndim
+                or len(index) != ndim or not all(isinstance(i, types.Integer) for i in index)):
             return None
-        sig = types.void(array, row, col)
+        sig = types.void(array, types.StarArgTuple(index))
 
         def codegen(context, builder, signature, args):
-            arrty, rowty, colty = signature.args
+            arrty, index_ty = signature.args
             arr = context.make_array(arrty)(context, builder, args[0])
-            idx = [context.cast(builder, args[1], rowty, types.intp),
-                   context.cast(builder, args[2], colty, types.intp)]
+            values = cgutils.unpack_tuple(builder, args[1], ndim)
+            idx = [context.cast(builder, v, t, types.intp) for v, t in zip(values, index_ty)]
             ptr = cgutils.get_item_pointer(context, builder, arrty, arr, idx, wraparound=False)
             i8p = ir.IntType(8).as_pointer()
             i32 = ir.IntType(32)
@@ -59,14 +60,16 @@ def _make_prefetch(write):
 
 if numba.config.DISABLE_JIT:
     # Pure-Python execution (coverage runs): a hint has no semantics to keep.
-    def prefetch_read(array, row, col):
+    def prefetch_read(array, *index):
         pass
 
-    def prefetch_write(array, row, col):
-        pass
+    prefetch_write = prefetch_1d = prefetch_read
 else:
-    prefetch_read = _make_prefetch(write=False)
-    prefetch_write = _make_prefetch(write=True)
+    #: ``prefetch_read(table, row, col)`` / ``prefetch_write(...)``: a 2-D table's line
+    prefetch_read = _make_prefetch(write=False, ndim=2)
+    prefetch_write = _make_prefetch(write=True, ndim=2)
+    #: ``prefetch_1d(array, i)``: the line of ``array[i]``, for reading
+    prefetch_1d = _make_prefetch(write=False, ndim=1)
 
 
 # ---------------------------------------------------------------------------
