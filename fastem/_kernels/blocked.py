@@ -41,6 +41,10 @@ and no per-thread copies: beyond its output the pass needs ``n_threads``
 summed in a fixed order (the fixed rows' count, then the free rows in row
 order) and the per-block totals are added in block order, so the result does
 not depend on the thread count at all.
+
+Nothing here validates input: ``fastem._base.make_blocks`` builds these
+arrays from a CSR that ``fastem._validation`` has checked (Numba does not
+check bounds).
 """
 import numpy as np
 from numba import njit, prange
