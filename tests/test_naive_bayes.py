@@ -718,15 +718,19 @@ def test_n_jobs_is_used_and_restored_when_fit_raises(corpus, monkeypatch):
 
 
 def test_n_jobs_1_and_2_agree(corpus):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 Numba threads")
     X, y, _ = corpus
     y_partial, _ = _partial_labels(y, 0.1, seed=8)
     kwargs = dict(alpha=0.3, max_iter=20, tol=0.0, random_state=0)
     with quiet():
         a = NaiveBayesEM(n_jobs=1, **kwargs).fit(X, y_partial)
         b = NaiveBayesEM(n_jobs=2, **kwargs).fit(X, y_partial)
-    assert_allclose(a.feature_log_prob_, b.feature_log_prob_, rtol=1e-12)
-    assert_allclose(a.class_log_prior_, b.class_log_prior_, rtol=1e-12)
-    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-12)
+    # the fit is the same to the last bit: every sum of the EM passes, the
+    # labelled rows' counts and the M-step runs in an order fixed by the data
+    np.testing.assert_array_equal(a.feature_log_prob_, b.feature_log_prob_)
+    np.testing.assert_array_equal(a.class_log_prior_, b.class_log_prior_)
+    np.testing.assert_array_equal(a.lower_bounds_, b.lower_bounds_)
     assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-12, atol=1e-14)
     assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-12)
 
