@@ -235,8 +235,8 @@ def _fixed_counts(X, n_components, fixed, weight, components):
     rows = np.flatnonzero(fixed)
     fixed_class = np.bincount(components[rows], weights=weight[rows],
                               minlength=n_components).astype(np.float64)
-    if rows.size == 0:
-        return (np.zeros(n_features + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+    if rows.size == 0:  # (the pass does not read ptr when there are no counts)
+        return (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64),
                 np.zeros(0, dtype=np.float64), fixed_class)
     matrix = sp.csr_matrix(tuple(X[:3]), shape=X.shape, copy=False)
     assign = sp.csr_matrix((weight[rows], (components[rows], rows)),
@@ -307,7 +307,8 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     # the threads' word ranges, balanced by the work of the M phase
     cost = np.zeros(n_features + 1, dtype=np.int64)
     np.cumsum(blocked.column_cost(cols, col_ptr, n_features), out=cost[1:])
-    cost[1:] += np.diff(fixed_counts[0])
+    if fixed_counts[2].size:
+        cost[1:] += np.diff(fixed_counts[0])
     col_split = kernels.chunk_bounds(cost, n_threads)
     return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split, free,
                   *fixed_counts)

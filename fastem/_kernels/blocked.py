@@ -217,7 +217,8 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
     The blocked copy holds the ``free`` rows. The fixed rows (one known
     component, non-zero weight) enter through their counts, the same in every
     pass: ``fixed_class`` [K] and, by word, ``fixed_val[q]`` for component
-    ``fixed_comp[q]``, ``q`` in ``fixed_ptr[w]:fixed_ptr[w + 1]``. Rows that
+    ``fixed_comp[q]``, ``q`` in ``fixed_ptr[w]:fixed_ptr[w + 1]`` (with no
+    fixed counts, ``fixed_ptr`` may be shorter and is not read). Rows that
     are neither (zero weight) contribute nothing. ``col_split``
     [n_threads + 1] gives the threads' word ranges of the M phase.
     """
@@ -227,11 +228,14 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
     bufs = np.empty((n_slots, rows_per_block, n_components))
     round_obj = np.zeros(n_slots)
     round_class = np.zeros((n_slots, n_components))
-    # the fixed rows: their log-likelihood at these parameters ...
+    # the fixed rows (if any: ``fixed_ptr`` then has n_features + 1 entries):
+    # their log-likelihood at these parameters ...
+    any_fixed = fixed_val.shape[0] > 0
     fixed_obj = np.zeros(_N_FIXED_CHUNKS)
     for c in prange(_N_FIXED_CHUNKS):
         total = 0.0
-        for w in range(c * n_features // _N_FIXED_CHUNKS, (c + 1) * n_features // _N_FIXED_CHUNKS):
+        for w in range(c * n_features // _N_FIXED_CHUNKS,
+                       (c + 1) * n_features // _N_FIXED_CHUNKS if any_fixed else 0):
             for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
                 total += fixed_val[q] * log_prob[w, fixed_comp[q]]
         fixed_obj[c] = total
@@ -247,8 +251,9 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
         for w in range(col_split[s], col_split[s + 1]):
             for k in range(n_components):
                 counts[w, k] = 0.0
-            for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
-                counts[w, fixed_comp[q]] += fixed_val[q]
+            if any_fixed:
+                for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
+                    counts[w, fixed_comp[q]] += fixed_val[q]
     for first in range(0, n_blocks, n_slots):
         n_round = min(n_slots, n_blocks - first)
         for s in prange(n_round):
