@@ -43,6 +43,7 @@ import warnings
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -229,8 +230,6 @@ def _fixed_counts(X, n_components, fixed, weight, components):
     ``components[i]``), by word: ``(ptr [n_features + 1], comp, val, class [K])``
     with ``val[q]`` the weighted count of word ``w`` in component ``comp[q]``
     for ``q`` in ``ptr[w]:ptr[w + 1]`` (non-zero counts only)."""
-    import scipy.sparse as sp
-
     n_samples, n_features = X.shape
     rows = np.flatnonzero(fixed)
     fixed_class = np.bincount(components[rows], weights=weight[rows],
