@@ -43,7 +43,6 @@ import warnings
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -230,20 +229,17 @@ def _fixed_counts(X, n_components, fixed, weight, components):
     ``components[i]``), by word: ``(ptr [n_features + 1], comp, val, class [K])``
     with ``val[q]`` the weighted count of word ``w`` in component ``comp[q]``
     for ``q`` in ``ptr[w]:ptr[w + 1]`` (non-zero counts only)."""
-    n_samples, n_features = X.shape
-    rows = np.flatnonzero(fixed)
-    fixed_class = np.bincount(components[rows], weights=weight[rows],
-                              minlength=n_components).astype(np.float64)
-    if rows.size == 0:  # (the pass does not read ptr when there are no counts)
+    n_features = X.shape[1]
+    if not fixed.any():  # (the pass does not read ptr when there are no counts)
         return (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                np.zeros(0, dtype=np.float64), fixed_class)
-    matrix = sp.csr_matrix(tuple(X[:3]), shape=X.shape, copy=False)
-    assign = sp.csr_matrix((weight[rows], (components[rows], rows)),
-                           shape=(n_components, n_samples))
-    by_word = sp.csr_matrix((assign @ matrix).T, dtype=np.float64)
-    by_word.eliminate_zeros()
-    return (by_word.indptr.astype(np.int64), by_word.indices.astype(np.int64),
-            by_word.data, fixed_class)
+                np.zeros(0, dtype=np.float64), np.zeros(n_components, dtype=np.float64))
+    counts_t, fixed_class = _grouped_counts(X, weight, np.where(fixed, components, -1),
+                                            n_components)
+    by_word = counts_t.T
+    words, comps = np.nonzero(by_word)  # by word, then component
+    ptr = np.zeros(n_features + 1, dtype=np.int64)
+    np.cumsum(np.bincount(words, minlength=n_features), out=ptr[1:])
+    return ptr, comps.astype(np.int64), by_word[words, comps], fixed_class
 
 
 def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_bounds=None,
@@ -370,20 +366,26 @@ def assignment_counts(data, components, n_components):
     ``counts`` is its transpose, copied C-ordered (the copy costs less than
     reading the transposed view in the M-step).
     """
-    X = data.X
+    counts_t, class_counts = _grouped_counts(data.X, data.weight, components, n_components)
+    return np.ascontiguousarray(counts_t.T), class_counts
+
+
+def _grouped_counts(X, weight, components, n_components):
+    """``(counts_t [K, n_features], class_counts [K])`` of the rows of a
+    validated CSR ``X`` assigned to ``components`` (-1: left out), weighted."""
     n_features = X.shape[1]
     components = np.asarray(components, dtype=np.int64)
     if components.shape != (X.shape[0],) or (components.size and components.max() >= n_components):
         # internal callers only; Numba would write out of bounds
         raise ValueError(f"components must be one value < {n_components} per row.")
-    order, group_bounds, cost = kernels.group_rows(components, data.weight, X.indptr, n_components)
+    order, group_bounds, cost = kernels.group_rows(components, weight, X.indptr, n_components)
     # components split into contiguous parts, one per thread, of similar cost
     part_bounds = kernels.chunk_bounds(cost, numba.get_num_threads())
     counts_t = np.empty((n_components, n_features), dtype=PARAM_DTYPE)
     class_counts = np.empty(n_components, dtype=PARAM_DTYPE)
-    kernels.grouped_counts(*X[:3], data.weight, order, group_bounds, part_bounds, counts_t,
+    kernels.grouped_counts(*X[:3], weight, order, group_bounds, part_bounds, counts_t,
                            class_counts)
-    return np.ascontiguousarray(counts_t.T), class_counts
+    return counts_t, class_counts
 
 
 def predict_arrays(X, log_prior, log_prob, need_posterior):

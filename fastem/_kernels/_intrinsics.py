@@ -60,13 +60,12 @@ def _make_prefetch(write, ndim):
 
 if numba.config.DISABLE_JIT:
     # Pure-Python execution (coverage runs): a hint has no semantics to keep.
-    def prefetch_read(array, *index):
+    def prefetch_write(array, *index):
         pass
 
-    prefetch_write = prefetch_1d = prefetch_read
+    prefetch_1d = prefetch_write
 else:
-    #: ``prefetch_read(table, row, col)`` / ``prefetch_write(...)``: a 2-D table's line
-    prefetch_read = _make_prefetch(write=False, ndim=2)
+    #: ``prefetch_write(table, row, col)``: a 2-D table's line, for writing
     prefetch_write = _make_prefetch(write=True, ndim=2)
     #: ``prefetch_1d(array, i)``: the line of ``array[i]``, for reading
     prefetch_1d = _make_prefetch(write=False, ndim=1)

@@ -41,7 +41,7 @@ from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (CACHE_LINE, PREFETCH_DISTANCE, PREFETCH_MIN_BYTES, prefetch_1d,
-                          prefetch_read, prefetch_write, vexp)
+                          prefetch_write, vexp)
 
 
 def chunk_bounds(indptr, n_chunks):
@@ -91,20 +91,14 @@ def count_invalid_entries(data, indices, n_features, n_slices):
 
 
 @njit(**JIT)
-def _prefetch_row(table, w, write):
-    """Request every cache line of ``table[w, :]``."""
+def _prefetch_row(table, w):
+    """Request every cache line of ``table[w, :]`` for writing."""
     n_columns = table.shape[1]
     step = max(1, CACHE_LINE // table.itemsize)
     for k in range(0, n_columns, step):
-        if write:
-            prefetch_write(table, w, k)
-        else:
-            prefetch_read(table, w, k)
+        prefetch_write(table, w, k)
     if n_columns > 0:  # a row that starts mid-line ends in one more line
-        if write:
-            prefetch_write(table, w, n_columns - 1)
-        else:
-            prefetch_read(table, w, n_columns - 1)
+        prefetch_write(table, w, n_columns - 1)
 
 
 @njit(**JIT)
@@ -176,7 +170,7 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
             if hi - lo == 1:  # a one-hot row touches one line of the row
                 prefetch_write(counts, indices[p + PREFETCH_DISTANCE], lo)
             else:
-                _prefetch_row(counts, indices[p + PREFETCH_DISTANCE], True)
+                _prefetch_row(counts, indices[p + PREFETCH_DISTANCE])
         xw = weight * data[p]
         w = indices[p]
         for k in range(lo, hi):
