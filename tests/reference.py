@@ -325,3 +325,20 @@ def ref_fixed_counts(X, weight, labels, label_bounds):
             counts[:, lo] += weight[i] * dense[i]
             class_counts[lo] += weight[i]
     return counts, class_counts
+
+
+def ref_column_run(table, w, buf, ent_row, ent_val, start, stop, k0, width, scatter):
+    """The column-run loops of the blocked pass, entry by entry in float64:
+    ``buf[ent_row[e]] += ent_val[e] * table[w]`` (scatter) or
+    ``table[w] += ent_val[e] * buf[ent_row[e]]``, over columns ``k0:k0 + width``."""
+    table = np.array(table, dtype=np.float64)
+    buf = np.array(buf, dtype=np.float64)
+    k1 = min(k0 + width, table.shape[1])
+    for e in range(start, stop):
+        r, x = int(ent_row[e]), float(ent_val[e])
+        for k in range(k0, k1):
+            if scatter:
+                buf[r, k] += x * float(table[w, k])
+            else:
+                table[w, k] += x * buf[r, k]
+    return table, buf

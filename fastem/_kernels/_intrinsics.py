@@ -1,5 +1,6 @@
-"""Low-level helpers Numba does not offer: software prefetch and an exp that
-vectorises.
+"""Low-level helpers Numba does not offer: software prefetch, an exp and a
+log that vectorise, and the vector loops over one column run of the blocked
+EM pass.
 
 The M-step updates one row of a [n_features, K] table per non-zero, in the
 random order of the words of each document. For rare words those rows miss
@@ -204,3 +205,231 @@ def vlog(x):
     value = -np.inf if x == 0.0 else value
     value = np.inf if x == np.inf else value
     return np.nan if not x >= 0.0 else value
+
+
+# ---------------------------------------------------------------------------
+# column runs of the blocked EM pass
+# ---------------------------------------------------------------------------
+# The blocked pass (``fastem._kernels.blocked``) spends its time in one loop
+# shape: the entries ``e`` of one column ``w`` of a row block, each adding
+# ``ent_val[e]`` times one [K] row to another. Written as Numba loops over k,
+# LLVM vectorises each row update on its own: per entry it re-checks that the
+# two rows do not overlap, runs a vector loop and its remainder, and the M
+# phase reads and writes ``counts[w]`` through memory for every entry
+# (measured at K = 20: about 20 cycles per entry, with the rows in L1). Here
+# the loop over the run is emitted as LLVM IR with the column's side held in
+# vector registers for the whole run: per entry, one load (and, scattering, one
+# store) of each vector of the other row and one fused multiply-add.
+# Measured on the 9M-entry benchmark corpus at K = 20, 2 threads: E phase
+# 29 -> 18 ms, M phase 29 -> 16 ms. Every value gets the same fused
+# multiply-adds in the same order as the Numba loop (the results are the same
+# to the last bit).
+
+#: float64 lanes per vector (one AVX2 register) ...
+RUN_LANES = 4
+#: ... and vectors held per call: one call covers RUN_WIDTH columns of the
+#: tables (K > RUN_WIDTH takes several calls). 4 x 8 was faster than 8 x 4
+#: (zmm) at K = 20.
+RUN_VECTORS = 8
+RUN_WIDTH = RUN_LANES * RUN_VECTORS
+
+
+def _splat(builder, value, vector_type):
+    """``value`` in every lane of a ``vector_type``."""
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value,
+                                 ir.Constant(i32, 0))
+    zeros = ir.Constant(ir.VectorType(i32, vector_type.count), [0] * vector_type.count)
+    return builder.shuffle_vector(one, one, zeros)
+
+
+def _masked_fn(builder, name, vector_type):
+    """Declare ``llvm.masked.load`` / ``llvm.masked.store`` for ``vector_type``."""
+    ptr = vector_type.as_pointer()
+    element = "f64" if vector_type.element == ir.DoubleType() else "f32"
+    suffix = f"v{vector_type.count}{element}"
+    # typed pointers mangle as p0v4f64, opaque ones as p0
+    suffix += ".p0" if getattr(ptr, "is_opaque", False) else f".p0{suffix}"
+    mask = ir.VectorType(ir.IntType(1), vector_type.count)
+    i32 = ir.IntType(32)
+    if name == "load":
+        fnty = ir.FunctionType(vector_type, [ptr, i32, mask, vector_type])
+    else:
+        fnty = ir.FunctionType(ir.VoidType(), [vector_type, ptr, i32, mask])
+    return cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.{name}.{suffix}")
+
+
+def _column_run_codegen(scatter, context, builder, signature, args):
+    """IR of ``column_gather`` / ``column_scatter`` (see ``_make_column_run``)."""
+    table_ty, w_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
+    table_v, w_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
+    intp = context.get_value_type(types.intp)
+    i32 = ir.IntType(32)
+    f64 = ir.DoubleType()
+    lanes = RUN_LANES
+    vec = ir.VectorType(f64, lanes)
+
+    def as_intp(value, ty):
+        return context.cast(builder, value, ty, types.intp)
+
+    def const(n):
+        return ir.Constant(intp, n)
+
+    table = context.make_array(table_ty)(context, builder, table_v)
+    buf = context.make_array(buf_ty)(context, builder, buf_v)
+    rows = context.make_array(row_ty)(context, builder, row_v)
+    vals = context.make_array(val_ty)(context, builder, val_v)
+    k0 = as_intp(k0_v, k0_ty)
+    # columns k0:k0 + width, in n_vectors vectors, the last one masked to `tail` lanes
+    width = builder.sub(builder.extract_value(table.shape, 1), k0)
+    width = builder.select(builder.icmp_signed(">", width, const(RUN_WIDTH)), const(RUN_WIDTH),
+                           width)
+    n_vectors = builder.sdiv(builder.add(width, const(lanes - 1)), const(lanes))
+    tail = builder.sub(width, builder.mul(builder.sub(n_vectors, const(1)), const(lanes)))
+    lane_ids = ir.Constant(ir.VectorType(intp, lanes), [const(q) for q in range(lanes)])
+    tail_mask = builder.icmp_signed("<", lane_ids, _splat(builder, tail, ir.VectorType(intp, lanes)))
+
+    def vector_io(element_ty):
+        """(load, store) of one vector of ``element_ty`` at a pointer to an
+        element, converted to / from float64; ``mask`` None means every lane."""
+        el = context.get_value_type(element_ty)
+        vty = ir.VectorType(el, lanes)
+        align = element_ty.bitwidth // 8
+        mload = _masked_fn(builder, "load", vty)
+        mstore = _masked_fn(builder, "store", vty)
+
+        def load(ptr, mask):
+            ptr = builder.bitcast(ptr, vty.as_pointer())
+            if mask is None:
+                value = builder.load(ptr, align=align)
+            else:
+                value = builder.call(mload, [ptr, ir.Constant(i32, align), mask,
+                                             ir.Constant(vty, None)])
+            return value if el == f64 else builder.fpext(value, vec)
+
+        def store(value, ptr, mask):
+            ptr = builder.bitcast(ptr, vty.as_pointer())
+            value = value if el == f64 else builder.fptrunc(value, vty)
+            if mask is None:
+                builder.store(value, ptr, align=align)
+            else:
+                builder.call(mstore, [value, ptr, ir.Constant(i32, align), mask])
+
+        return load, store
+
+    load_table, store_table = vector_io(table_ty.dtype)
+    load_buf, store_buf = vector_io(buf_ty.dtype)
+    fma_fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                            f"llvm.fma.v{lanes}f64")
+    table_row = cgutils.get_item_pointer(context, builder, table_ty, table,
+                                         [as_intp(w_v, w_ty), k0], wraparound=False)
+    buf_col = builder.bitcast(builder.gep(buf.data, [k0]), ir.IntType(8).as_pointer())
+    buf_stride = builder.extract_value(buf.strides, 0)
+    start = as_intp(start_v, start_ty)
+    stop = as_intp(stop_v, stop_ty)
+    # one loop per number of vectors (1 .. RUN_VECTORS), so that the run's
+    # vectors stay in registers: branch once per run
+    bb_end = builder.append_basic_block("run.end")
+    switch = builder.switch(n_vectors, bb_end)
+    for count in range(1, RUN_VECTORS + 1):
+        bb_case = builder.append_basic_block(f"run.v{count}")
+        switch.add_case(const(count), bb_case)
+        builder.position_at_end(bb_case)
+        masks = [None] * (count - 1) + [tail_mask]
+        table_ptrs = [builder.gep(table_row, [const(c * lanes)]) for c in range(count)]
+        initial = [load_table(table_ptrs[c], masks[c]) for c in range(count)]
+        bb_pre = builder.block
+        bb_cond = builder.append_basic_block(f"run.v{count}.cond")
+        bb_body = builder.append_basic_block(f"run.v{count}.body")
+        bb_done = builder.append_basic_block(f"run.v{count}.done")
+        builder.branch(bb_cond)
+        builder.position_at_end(bb_cond)
+        e = builder.phi(intp)
+        e.add_incoming(start, bb_pre)
+        held = []
+        for c in range(count):
+            phi = builder.phi(vec)
+            phi.add_incoming(initial[c], bb_pre)
+            held.append(phi)
+        builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
+        builder.position_at_end(bb_body)
+        r = builder.load(builder.gep(rows.data, [e]))
+        r = builder.sext(r, intp) if row_ty.dtype.signed else builder.zext(r, intp)
+        x = context.cast(builder, builder.load(builder.gep(vals.data, [e])), val_ty.dtype,
+                         types.float64)
+        x = _splat(builder, x, vec)
+        row = builder.gep(buf_col, [builder.mul(r, buf_stride)])
+        row = builder.bitcast(row, context.get_value_type(buf_ty.dtype).as_pointer())
+        updated = []
+        for c in range(count):
+            ptr = builder.gep(row, [const(c * lanes)])
+            other = load_buf(ptr, masks[c])
+            if scatter:  # buf row += x * table row (held)
+                store_buf(builder.call(fma_fn, [x, held[c], other]), ptr, masks[c])
+                updated.append(held[c])
+            else:  # held table row += x * buf row
+                updated.append(builder.call(fma_fn, [x, other, held[c]]))
+        e.add_incoming(builder.add(e, const(1)), builder.block)
+        for c in range(count):
+            held[c].add_incoming(updated[c], builder.block)
+        builder.branch(bb_cond)
+        builder.position_at_end(bb_done)
+        if not scatter:
+            for c in range(count):
+                store_table(held[c], table_ptrs[c], masks[c])
+        builder.branch(bb_end)
+    builder.position_at_end(bb_end)
+    return context.get_dummy_value()
+
+
+def _make_column_run(scatter):
+    @intrinsic
+    def column_run(typingctx, table, w, buf, ent_row, ent_val, start, stop, k0):
+        if not (isinstance(table, types.Array) and isinstance(buf, types.Array)
+                and table.ndim == buf.ndim == 2 and table.layout == buf.layout == "C"
+                and table.dtype in (types.float32, types.float64)
+                and buf.dtype == types.float64 and (scatter or table.dtype == types.float64)
+                and isinstance(ent_row, types.Array) and ent_row.ndim == 1
+                and isinstance(ent_row.dtype, types.Integer)
+                and isinstance(ent_val, types.Array) and ent_val.ndim == 1
+                and isinstance(ent_val.dtype, types.Float)
+                and all(isinstance(t, types.Integer) for t in (w, start, stop, k0))):
+            return None
+        sig = types.void(table, w, buf, ent_row, ent_val, start, stop, k0)
+
+        def codegen(context, builder, signature, args):
+            return _column_run_codegen(scatter, context, builder, signature, args)
+
+        return sig, codegen
+
+    return column_run
+
+
+def _py_column_gather(table, w, buf, ent_row, ent_val, start, stop, k0):
+    k1 = min(k0 + RUN_WIDTH, table.shape[1])
+    for e in range(start, stop):
+        table[w, k0:k1] += ent_val[e] * buf[ent_row[e], k0:k1]
+
+
+def _py_column_scatter(table, w, buf, ent_row, ent_val, start, stop, k0):
+    k1 = min(k0 + RUN_WIDTH, table.shape[1])
+    for e in range(start, stop):
+        buf[ent_row[e], k0:k1] += ent_val[e] * table[w, k0:k1]
+
+
+_COLUMN_RUN_DOC = """``{what}`` for ``e`` in ``start:stop`` (in that order), over
+the columns ``k0:k1`` with ``k1 = min(k0 + RUN_WIDTH, table.shape[1])``, one
+fused multiply-add per value and step. ``table`` and ``buf`` are C-ordered
+2-D arrays with the same number of columns; {table}, ``buf`` float64.
+Nothing is bounds-checked: ``w``, ``ent_row[start:stop]`` and ``k0`` must be
+valid."""
+
+if numba.config.DISABLE_JIT:
+    column_gather, column_scatter = _py_column_gather, _py_column_scatter
+else:
+    column_gather = _make_column_run(scatter=False)
+    column_scatter = _make_column_run(scatter=True)
+column_gather.__doc__ = _COLUMN_RUN_DOC.format(
+    what="table[w] += ent_val[e] * buf[ent_row[e]]", table="``table`` float64")
+column_scatter.__doc__ = _COLUMN_RUN_DOC.format(
+    what="buf[ent_row[e]] += ent_val[e] * table[w]", table="``table`` float32 or float64")

@@ -50,6 +50,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
+from ._intrinsics import RUN_WIDTH, column_gather, column_scatter
 from .csr import _row_posterior
 
 
@@ -163,12 +164,8 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
         for k in range(n_components):
             buf[r, k] = log_prior[k]
     for d in range(dstart[b], dstart[b + 1]):
-        w = cols[d]
-        for e in range(col_ptr[d], col_ptr[d + 1]):
-            r = ent_row[e]
-            x = ent_val[e]
-            for k in range(n_components):
-                buf[r, k] += x * log_prob[w, k]
+        for k0 in range(0, n_components, RUN_WIDTH):
+            column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1], k0)
     resp = np.empty(n_components)  # apart from buf, so that the softmax vectorises
     objective = 0.0
     for r in range(n_block_rows):
@@ -274,10 +271,7 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
                 d_lo = _lower_bound(cols, dstart[b], dstart[b + 1], lo_col)
                 d_hi = _lower_bound(cols, d_lo, dstart[b + 1], hi_col)
                 for d in range(d_lo, d_hi):
-                    w = cols[d]
-                    for e in range(col_ptr[d], col_ptr[d + 1]):
-                        r = ent_row[e]
-                        x = ent_val[e]
-                        for k in range(n_components):
-                            counts[w, k] += x * buf[r, k]
+                    for k0 in range(0, n_components, RUN_WIDTH):
+                        column_gather(counts, cols[d], buf, ent_row, ent_val, col_ptr[d],
+                                      col_ptr[d + 1], k0)
     return objective
