@@ -19,7 +19,9 @@ block, the entries are sorted by column (a CSC of the block):
 An EM pass then streams each table once per block, column by column (each
 table row is read, or updated, once per block and consecutive reads go up in
 memory), and the random access falls on the block's [R, K] buffer, which
-stays in cache.
+stays in cache. The loop over one column's entries holds the table row in
+vector registers for the whole run (``column_scatter`` / ``column_gather`` in
+``._intrinsics``).
 
 Only the *free* rows are copied (non-zero weight, component unknown). A row
 with one known component (a labelled row of Naive Bayes) has the same
