@@ -348,6 +348,7 @@ def expected_counts(data, log_prior, log_prob):
     weight contribute nothing.
     """
     blocks = data.blocks()
+    log_prob = np.ascontiguousarray(log_prob)  # the pass's vector loops read C-ordered rows
     counts = np.empty(log_prob.shape, dtype=PARAM_DTYPE)
     class_counts = np.empty(log_prob.shape[1], dtype=PARAM_DTYPE)
     log_likelihood = blocked.blocked_em_pass(

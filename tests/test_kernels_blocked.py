@@ -167,3 +167,18 @@ def test_pass_is_bitwise_the_same_for_any_thread_count():
     np.testing.assert_array_equal(other[1], results[0][1])
     np.testing.assert_allclose(other[0], results[0][0], rtol=1e-13)
     np.testing.assert_allclose(other[2], results[0][2], rtol=1e-13)
+
+
+def test_expected_counts_reads_a_fortran_ordered_table():
+    # the pass's vector loops need C-ordered rows: other layouts are copied first
+    from fastem._base import expected_counts, make_em_data
+    from fastem._validation import check_csr
+    rng = np.random.default_rng(7)
+    X = check_csr(sp.random(40, 30, density=0.2, format="csr", random_state=rng) * 5)
+    log_prob = np.log(rng.dirichlet(np.ones(30), size=3).T)
+    log_prior = np.log(np.full(3, 1 / 3))
+    data = make_em_data(X, 3, 2)
+    want = expected_counts(data, log_prior, np.ascontiguousarray(log_prob))
+    got = expected_counts(data, log_prior, np.asfortranarray(log_prob))
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1][0], want[1][0])
