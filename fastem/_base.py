@@ -195,7 +195,7 @@ class EMMixin(BaseEstimator):
 #: row-blocked copy of the matrix that the fused E+M pass walks
 #: (:class:`LazyBlocks`: call it to get the :class:`Blocks`).
 EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds", "n_samples",
-                               "blocks"], defaults=(None,))
+                               "blocks"])
 
 #: The row-blocked, column-sorted copy of a CSR matrix (see
 #: ``fastem._kernels.blocked``) and the column ranges of the threads' M phases.

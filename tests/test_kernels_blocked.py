@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastem._base import BLOCK_GROUP, MAX_ROWS_PER_BLOCK, make_blocks
+from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, expected_counts, make_blocks,
+                          make_em_data)
 from fastem._config import BLOCK_BYTES
 from fastem._kernels.blocked import blocked_em_pass
-from fastem._validation import CSR
+from fastem._validation import CSR, check_csr
 from reference import ref_blocks, ref_em_pass, ref_fixed_counts
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
                               Csr, random_csr)
@@ -171,8 +172,6 @@ def test_pass_is_bitwise_the_same_for_any_thread_count():
 
 def test_expected_counts_reads_a_fortran_ordered_table():
     # the pass's vector loops need C-ordered rows: other layouts are copied first
-    from fastem._base import expected_counts, make_em_data
-    from fastem._validation import check_csr
     rng = np.random.default_rng(7)
     X = check_csr(sp.random(40, 30, density=0.2, format="csr", random_state=rng) * 5)
     log_prob = np.log(rng.dirichlet(np.ones(30), size=3).T)

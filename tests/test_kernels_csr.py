@@ -668,7 +668,8 @@ def _grouped(c, components, weight, n_components):
     from fastem._base import EMData, assignment_counts
     from fastem._validation import CSR
 
-    data = EMData(CSR(*c.arrays, c.shape), None, weight, None, None, c.shape[0])
+    # no row chunks or blocked copy: the grouped count pass reads neither
+    data = EMData(CSR(*c.arrays, c.shape), None, weight, None, None, c.shape[0], None)
     return assignment_counts(data, components, n_components)
 
 
