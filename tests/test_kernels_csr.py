@@ -284,6 +284,23 @@ def test_log_posterior_in_place(n_threads):
     assert_close(log_norm, want_norm)
 
 
+@pytest.mark.parametrize("n_components", [1, 2, 5, 20, 100, 5000])
+def test_log_posterior_over_many_chunks(n_components, n_threads):
+    """Rows go through the posterior in chunks (256 rows, fewer for large K):
+    every row of a table that spans several chunks, with a last partial one,
+    -inf rows and rows with -inf entries among them."""
+    rng = np.random.default_rng(n_components)
+    n_rows = 1000 if n_components < 5000 else 11
+    jll = rng.normal(-800.0, 40.0, size=(n_rows, n_components))
+    jll[rng.random(jll.shape) < 0.2] = NINF
+    jll[rng.integers(0, n_rows, size=5)] = NINF  # whole rows
+    want_resp, want_norm = ref_log_posterior(jll)
+    resp, log_norm = run_posterior(jll)
+    assert_close(resp, want_resp)
+    assert_close(log_norm, want_norm)
+    assert_close(resp.sum(axis=1), np.ones(n_rows))
+
+
 def test_log_posterior_empty_rows_give_prior(csr, params, n_threads):
     log_prior, log_prob = params
     bounds = chunk_bounds(csr.indptr, n_threads)

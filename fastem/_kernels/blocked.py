@@ -53,7 +53,7 @@ from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import RUN_WIDTH, column_gather, column_scatter
-from .csr import _row_posterior
+from .csr import _chunk_posterior, posterior_chunk_rows
 
 
 @njit(**JIT)
@@ -157,8 +157,8 @@ def column_cost(cols, col_ptr, n_features):
 def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
                   weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
     """Weighted responsibilities of block ``b``'s free rows into ``buf``
-    [R, K] (other rows are left as they are: no entry reads them); adds the
-    block's class counts to ``class_acc`` and returns its objective."""
+    [R, K] (other rows get 0: no entry reads them); adds the block's class
+    counts to ``class_acc`` and returns its objective."""
     n_components = log_prob.shape[1]
     r0 = b * rows_per_block
     n_block_rows = min(n_samples, r0 + rows_per_block) - r0
@@ -168,23 +168,35 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
     for d in range(dstart[b], dstart[b + 1]):
         for k0 in range(0, n_components, RUN_WIDTH):
             column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1], k0)
-    resp = np.empty(n_components)  # apart from buf, so that the softmax vectorises
+    # the posteriors, a chunk of rows at a time (rows that are not free get
+    # weight 0: no entry of the block reads their buffer rows)
+    rows = posterior_chunk_rows(n_components)
+    work = np.empty((n_components + 2, rows))
+    lo = np.empty(rows, dtype=np.int64)
+    hi = np.empty(rows, dtype=np.int64)
+    log_norm = np.empty(rows)
+    wj = np.empty(rows)
     objective = 0.0
-    for r in range(n_block_rows):
-        i = r0 + r
-        if not free[i]:
-            continue
-        wi = weight[i]
-        row = buf[r]
-        if labels[i] < 0:
-            objective += wi * _row_posterior(row, 0, n_components, resp)
-        else:
-            lo, hi = label_bounds[labels[i]], label_bounds[labels[i] + 1]
-            objective += wi * _row_posterior(row, lo, hi, resp)
+    for c0 in range(0, n_block_rows, rows):
+        n = min(n_block_rows, c0 + rows) - c0
+        for j in range(n):
+            i = r0 + c0 + j
+            label = labels[i]
+            lo[j] = label_bounds[label] if label >= 0 else 0
+            hi[j] = label_bounds[label + 1] if label >= 0 else n_components
+            wj[j] = weight[i] if free[i] else 0.0
+        _chunk_posterior(buf[c0:c0 + n], lo, hi, work, log_norm)
+        for j in range(n):
+            if free[r0 + c0 + j]:
+                objective += wj[j] * log_norm[j]
+        for j in range(n):
+            for k in range(n_components):
+                buf[c0 + j, k] = wj[j] * work[k, j]
         for k in range(n_components):
-            value = wi * resp[k]
-            row[k] = value
-            class_acc[k] += value
+            acc = class_acc[k]
+            for j in range(n):
+                acc += wj[j] * work[k, j]
+            class_acc[k] = acc
     return objective
 
 

@@ -10,12 +10,13 @@ Each public kernel is a composition of three row helpers, written once:
 * ``_row_jll``: ``jll[k] = log_prior[k] + sum_p data[p] * log_prob[indices[p], k]``
   (seed 000 eq. 9);
 * ``_row_posterior``: max-shifted log-sum-exp over an allowed component range
-  ``[lo, hi)``; responsibilities outside the range are 0;
+  ``[lo, hi)``; responsibilities outside the range are 0 (``_chunk_posterior``
+  does the same for many rows at once, vectorised along the rows);
 * ``_row_scatter``: ``counts[w, k] += weight * data[p] * resp[k]`` and
   ``class_counts[k] += weight * resp[k]`` for ``k`` in ``[lo, hi)``.
 
 The fused E+M pass of every EM iteration walks a row-blocked copy of the
-matrix instead (``blocked.py``); it shares ``_row_posterior`` with these.
+matrix instead (``blocked.py``); it shares ``_chunk_posterior`` with these.
 
 Rows are split into contiguous chunks balanced by non-zeros (``chunk_bounds``);
 one thread handles one chunk with its own accumulator, and the accumulators are
@@ -41,7 +42,7 @@ from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (CACHE_LINE, PREFETCH_DISTANCE, PREFETCH_MIN_BYTES, prefetch_1d,
-                          prefetch_write, vexp)
+                          prefetch_write, vexp, vlog)
 
 
 def chunk_bounds(indptr, n_chunks):
@@ -156,6 +157,67 @@ def _row_posterior(jll, lo, hi, resp):
     return top + math.log(total)
 
 
+#: ``_chunk_posterior`` takes at most this many values at a time
+_POSTERIOR_CHUNK_VALUES = 16384
+
+
+@njit(**JIT)
+def posterior_chunk_rows(n_components):
+    """Rows per ``_chunk_posterior`` call: 256, fewer when K is large."""
+    return max(4, min(256, _POSTERIOR_CHUNK_VALUES // max(1, n_components)))
+
+
+@njit(**JIT)
+def _chunk_posterior(jll, lo, hi, work, log_norm):
+    """``_row_posterior`` of every row of ``jll`` [n, K] at once, row ``j``
+    over its components ``lo[j]:hi[j]``: writes the responsibilities of row
+    ``j`` to ``work[k, j]`` (``work`` is [K + 2, >= n]; its last two rows are
+    scratch) and its log-normaliser to ``log_norm[j]``.
+
+    The rows are transposed into ``work`` first, so that every step runs
+    along rows and vectorises whatever K is: one row at a time, the loops over
+    a small K do not (measured on 1 MiB blocks, 2 threads: 25 -> 8 ns a row
+    at K = 2, 23 -> 12 at K = 5, 40 -> 32 at K = 20, 103 -> 74 at K = 50).
+    Each value is computed as ``_row_posterior`` does, in the same order,
+    except that the log of the sum is ``vlog`` (within 2 ulp of libm).
+    """
+    n, n_components = jll.shape
+    top = work[n_components]
+    total = work[n_components + 1]
+    for j in range(n):
+        for k in range(n_components):
+            work[k, j] = jll[j, k]
+    for j in range(n):  # components outside a row's range take no part
+        if lo[j] > 0 or hi[j] < n_components:
+            for k in range(n_components):
+                if k < lo[j] or k >= hi[j]:
+                    work[k, j] = -np.inf
+    for j in range(n):
+        top[j] = -np.inf
+        total[j] = 0.0
+    for k in range(n_components):
+        for j in range(n):
+            value = work[k, j]
+            top[j] = value if value > top[j] else top[j]
+    for k in range(n_components):
+        for j in range(n):
+            e = vexp(work[k, j] - top[j])  # 0 outside the range: vexp(-inf) = 0
+            work[k, j] = e
+            total[j] += e
+    for j in range(n):
+        log_norm[j] = top[j] + vlog(total[j])
+        total[j] = 1.0 / total[j]
+    for k in range(n_components):
+        for j in range(n):
+            work[k, j] *= total[j]
+    for j in range(n):  # every allowed jll -inf: uniform over the range
+        if top[j] == -np.inf:
+            share = 1.0 / (hi[j] - lo[j])
+            for k in range(n_components):
+                work[k, j] = share if lo[j] <= k < hi[j] else 0.0
+            log_norm[j] = -np.inf
+
+
 @njit(**JIT)
 def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_counts):
     for k in range(lo, hi):
@@ -214,9 +276,18 @@ def joint_log_likelihood(data, indices, indptr, log_prior, log_prob, bounds, out
 def log_posterior(jll, resp, log_norm):
     """Stable row-wise softmax of ``jll`` into ``resp`` (may be ``jll`` itself)
     and ``log_norm[i] = logsumexp(jll[i])``."""
-    n_components = jll.shape[1]
-    for i in prange(jll.shape[0]):
-        log_norm[i] = _row_posterior(jll[i], 0, n_components, resp[i])
+    n_rows, n_components = jll.shape
+    rows = posterior_chunk_rows(n_components)
+    for c in prange((n_rows + rows - 1) // rows):
+        r0 = c * rows
+        r1 = min(n_rows, r0 + rows)
+        work = np.empty((n_components + 2, rows))
+        lo = np.zeros(rows, dtype=np.int64)
+        hi = np.full(rows, n_components, dtype=np.int64)
+        _chunk_posterior(jll[r0:r1], lo, hi, work, log_norm[r0:r1])
+        for j in range(r1 - r0):
+            for k in range(n_components):
+                resp[r0 + j, k] = work[k, j]
 
 
 @njit(**PARALLEL_JIT)
