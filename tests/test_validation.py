@@ -13,6 +13,8 @@ from sklearn.exceptions import NotFittedError
 
 from conftest import guard_kernels
 from fastem import NaiveBayesEM
+from fastem._validation import check_labels
+
 
 def _valid_X():
     return sp.csr_matrix(np.array([[1.0, 0.0, 2.0, 0.0],
@@ -299,3 +301,25 @@ def test_refit_without_warm_start_accepts_new_n_features():
     model.fit(np.ones((4, 5)), Y)
     assert model.n_features_in_ == 5
     assert model.feature_log_prob_.shape == (2, 5)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([3, 1, 3, 7, 1], dtype=np.int8),
+    np.array([-100, 100, 0, -100], dtype=np.int8),       # a range wider than int8
+    np.array([5, 2, 9, 2], dtype=np.uint8),
+    np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),
+    np.array([-7, 4, 4, -2, 0], dtype=np.int32),
+    np.array([10**12, 3, 10**12], dtype=np.int64),       # a sparse range: sorted instead
+    np.array([42] * 6, dtype=np.int64),
+])
+def test_integer_labels_are_coded_like_np_unique(labels):
+    """Integer labels are coded by counting; classes and codes are those of
+    np.unique, with -1 still the unlabelled marker."""
+    y = np.concatenate([labels, np.array([-1, -1], dtype=labels.dtype)]) \
+        if labels.dtype.kind == "i" else labels
+    classes, codes = check_labels(y, y.shape[0])
+    want_classes, want_codes = np.unique(labels, return_inverse=True)
+    assert classes.dtype == want_classes.dtype
+    np.testing.assert_array_equal(classes, want_classes)
+    np.testing.assert_array_equal(codes[:labels.size], want_codes)
+    assert np.all(codes[labels.size:] == -1)
