@@ -28,8 +28,8 @@ def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
     ----------
     counts : ndarray of shape (n_features, n_components)
         Expected (weighted) word counts per component.
-        Any memory order; the kernel reads a C-ordered copy of anything else
-        (the EM pass and the supervised count pass hand it C-ordered tables).
+        C- or F-ordered (the transpose of a [K, n_features] table is read as
+        it is, without a copy).
     alpha : float >= 0
         Additive smoothing.
     return_sums : bool
@@ -47,7 +47,9 @@ def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
         counted in a component gets ``-inf``.
     (dot, total) : floats, only with ``return_sums``
     """
-    counts = np.ascontiguousarray(counts, dtype=PARAM_DTYPE)
+    counts = np.asarray(counts, dtype=PARAM_DTYPE)
+    if not (counts.flags.c_contiguous or counts.flags.f_contiguous):
+        counts = np.ascontiguousarray(counts)
     log_prob = np.empty(counts.shape, dtype=dtype)
     dot, total = smoothed_log_prob(counts, float(alpha), log_prob)
     return (log_prob, dot, total) if return_sums else log_prob
