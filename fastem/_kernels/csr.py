@@ -5,13 +5,14 @@ Notation: ``X`` is a CSR matrix given by ``data``, ``indices``, ``indptr``
 [n_features, K], C-contiguous, so the K values of one word are adjacent and the
 inner loops over components are unit-stride (and vectorise).
 
-Each public kernel is a composition of three row helpers, written once:
+Each public kernel is a composition of three helpers, written once:
 
 * ``_row_jll``: ``jll[k] = log_prior[k] + sum_p data[p] * log_prob[indices[p], k]``
   (seed 000 eq. 9);
-* ``_row_posterior``: max-shifted log-sum-exp over an allowed component range
-  ``[lo, hi)``; responsibilities outside the range are 0 (``_chunk_posterior``
-  does the same for many rows at once, vectorised along the rows);
+* ``_chunk_posterior``: max-shifted log-sum-exp of a chunk of rows, each over
+  an allowed component range ``[lo, hi)``; responsibilities outside the range
+  are 0 (``_row_posterior`` is the same for one row, for the Gaussian passes,
+  which fuse it into their row loops);
 * ``_row_scatter``: ``counts[w, k] += weight * data[p] * resp[k]`` and
   ``class_counts[k] += weight * resp[k]`` for ``k`` in ``[lo, hi)``.
 
@@ -278,12 +279,12 @@ def log_posterior(jll, resp, log_norm):
     and ``log_norm[i] = logsumexp(jll[i])``."""
     n_rows, n_components = jll.shape
     rows = posterior_chunk_rows(n_components)
+    lo = np.zeros(rows, dtype=np.int64)  # every row over all components
+    hi = np.full(rows, n_components, dtype=np.int64)
     for c in prange((n_rows + rows - 1) // rows):
         r0 = c * rows
         r1 = min(n_rows, r0 + rows)
         work = np.empty((n_components + 2, rows))
-        lo = np.zeros(rows, dtype=np.int64)
-        hi = np.full(rows, n_components, dtype=np.int64)
         _chunk_posterior(jll[r0:r1], lo, hi, work, log_norm[r0:r1])
         for j in range(r1 - r0):
             for k in range(n_components):
