@@ -42,11 +42,25 @@ def smoothed_log_prob(counts, alpha, out):
         empty[k] = total == 0.0
         log_total[k] = vlog(total) if total > 0.0 else 0.0
     uniform = -vlog(np.float64(n_features))
+    # a word with no count at all (most of a hashed vocabulary, a third of a
+    # small corpus's) gets the same row: its values, as stored, made once
+    unseen = np.empty(n_components, dtype=out.dtype)
+    log_alpha = vlog(np.float64(alpha))
+    for k in range(n_components):
+        unseen[k] = uniform if empty[k] else log_alpha - log_total[k]
     sums = np.zeros((_N_BLOCKS, 2))
     for b in prange(_N_BLOCKS):
         dot = 0.0
         total = 0.0
         for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
+            seen = False
+            for k in range(n_components):
+                seen |= counts[w, k] != 0.0
+            if not seen:
+                for k in range(n_components):
+                    out[w, k] = unseen[k]
+                    total += unseen[k]
+                continue
             for k in range(n_components):
                 count = counts[w, k]
                 # vlog(0) = -inf: a word never counted under alpha = 0
