@@ -260,9 +260,10 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     evenly by about a multiple of ``BLOCK_GROUP`` blocks, so rounds of 1, 2 or
     4 threads are full. The blocks do not depend on ``n_threads`` (only the
     word ranges of the M phase do), and so neither do the results of a pass:
-    they are the same to the last bit for any thread count. The copy takes 10
-    bytes per stored non-zero of the free rows (6 with float32 data) plus 12
-    (16 with int64 indices) per distinct column of each block.
+    they are the same to the last bit for any thread count. The copy takes 6
+    bytes per stored non-zero of the free rows (10 when a value of float64
+    data is not a float32 value) plus 12 (16 with int64 indices) per distinct
+    column of each block.
     """
     n_samples, n_features = X.shape
     n_threads = max(1, int(n_threads))
@@ -295,7 +296,8 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     cols = np.empty(dstart[-1], dtype=indices.dtype)
     col_ptr = np.empty(dstart[-1] + 1, dtype=np.int64)
     ent_row = np.empty(estart[-1], dtype=np.uint16)
-    ent_val = np.empty(estart[-1], dtype=data.dtype)
+    exact = data.dtype == np.float32 or blocked.exact_in_float32(data)
+    ent_val = np.empty(estart[-1], dtype=np.float32 if exact else data.dtype)
     blocked.fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts, dstart,
                         estart, cols, col_ptr, ent_row, ent_val)
     fixed_counts = _fixed_counts(X, n_components, fixed, weight, components)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, expected_counts, make_blocks,
                           make_em_data)
 from fastem._config import BLOCK_BYTES
-from fastem._kernels.blocked import blocked_em_pass
+from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
 from reference import ref_blocks, ref_em_pass, ref_fixed_counts
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
@@ -42,7 +42,8 @@ def test_blocks_match_reference_on_fixture(data_dtype, index_dtype, rows_per_blo
     # distinct columns of a block are strictly increasing; entries are kept as stored
     for b in range(blocks.dstart.shape[0] - 1):
         assert np.all(np.diff(blocks.cols[blocks.dstart[b]:blocks.dstart[b + 1]]) > 0)
-    assert blocks.ent_val.dtype == c.data.dtype and blocks.cols.dtype == c.indices.dtype
+    # the fixture's values are all float32 values: stored in 4 bytes
+    assert blocks.ent_val.dtype == np.float32 and blocks.cols.dtype == c.indices.dtype
     assert blocks.col_split[0] == 0 and blocks.col_split[-1] == N_FEATURES
     assert len(blocks.col_split) == n_threads + 1 and np.all(np.diff(blocks.col_split) >= 0)
 
@@ -133,6 +134,46 @@ def test_largest_block_row_offsets():
     want = ref_em_pass(c.X, weight, labels, label_bounds, log_prior, log_prob)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("values, exact", [
+    ([], True), ([0.0, 0.5, 3.0, 65504.0, 2.0 ** -149, 2.0 ** 24], True),
+    ([2.0 ** 24 + 1], False),  # needs 25 bits
+    ([0.1], False), ([1e-40], False),  # a float32 subnormal near it is not it
+    ([1e-46], False), ([3.5e38], False),  # below and above float32's range
+])
+def test_exact_in_float32(values, exact):
+    for dtype in (np.float64, np.float32) if exact else (np.float64,):
+        assert exact_in_float32(np.array(values, dtype=dtype)) is exact
+    # the one value that is not exact, far into a long array (past the first chunk)
+    long = np.ones(10_000)
+    long[9_999] = values[0] if values else 1.0
+    assert exact_in_float32(long) is exact
+
+
+def test_values_that_are_not_float32_values_stay_float64():
+    """Counts are copied in 4 bytes; a float64 matrix with a value float32
+    cannot hold (tf-idf weights, say) keeps float64, and the pass on either
+    copy matches the reference."""
+    rng = np.random.default_rng(11)
+    counts = random_csr(rng, 120, 40, 0.2, np.float64, np.int32)
+    weighted = random_csr(rng, 120, 40, 0.2, np.float64, np.int32)
+    weighted.data *= 0.1  # the arrays the copy reads
+    k = 3
+    log_prob = np.log(rng.dirichlet(np.ones(40), size=k).T).copy()
+    log_prior = np.log(np.full(k, 1 / k))
+    weight = np.ones(120)
+    labels = np.full(120, -1, dtype=np.int64)
+    label_bounds = np.arange(k + 1, dtype=np.int64)
+    for c, stored in ((counts, np.float32), (weighted, np.float64)):
+        blocks = make_blocks(as_csr(c), k, 2, rows_per_block=16)
+        assert blocks.ent_val.dtype == stored
+        assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, 16)
+        got = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)
+        X = sp.csr_matrix((c.data, c.indices, c.indptr), shape=c.shape)
+        want = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12)
 
 
 def test_pass_is_bitwise_the_same_for_any_thread_count():
