@@ -45,6 +45,7 @@ def _peak_rss_mb(fn):
 def _best_time(fn, repeat):
     best, result = np.inf, None
     for _ in range(repeat):
+        result = None  # (the last run's result would count in this run's peak memory)
         start = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - start)

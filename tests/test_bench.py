@@ -6,7 +6,9 @@ import numpy as np
 
 import fastem._kernels.csr as csr
 from fastem import NaiveBayesEM
-from fastem.bench import make_bench_corpus, run
+import pytest
+
+from fastem.bench import _best_time, _peak_rss_mb, make_bench_corpus, run
 from fastem.cli import main
 from fastem.datasets import make_corpus
 
@@ -55,3 +57,20 @@ def test_bench_both_dtypes(capsys):
     # float64 agrees with SciPy to ~1e-12, float32 to single precision
     assert float(em[0].split()[-6]) < 1e-9
     assert float(em[1].split()[-6]) < 1e-5
+
+
+def test_peak_memory_of_repeated_runs_is_one_run():
+    """Timing a fit three times must not report two fits' memory: the last
+    result is dropped before the next run."""
+    size = 64 << 20
+
+    def allocate():
+        a = np.empty(size, dtype=np.uint8)
+        a.fill(1)  # resident
+        return a
+
+    (_, result), peak = _peak_rss_mb(lambda: _best_time(allocate, 3))
+    if peak is None:
+        pytest.skip("no resettable peak resident memory on this system")
+    assert result.nbytes == size
+    assert 0.9 * (size >> 20) < peak < 1.5 * (size >> 20)
