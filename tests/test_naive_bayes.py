@@ -687,6 +687,7 @@ def test_n_jobs_restores_numba_threads(corpus):
         numba.set_num_threads(previous)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter=3
 def test_n_jobs_is_used_and_restored_when_fit_raises(corpus, monkeypatch):
     X, _, _ = corpus
     if numba.config.NUMBA_NUM_THREADS < 2:
