@@ -3,11 +3,10 @@ is asserted: speed is reported by ``fastem bench`` and asv, not tested)."""
 import io
 
 import numpy as np
+import pytest
 
 import fastem._kernels.csr as csr
 from fastem import NaiveBayesEM
-import pytest
-
 from fastem.bench import _best_time, _peak_rss_mb, make_bench_corpus, run
 from fastem.cli import main
 from fastem.datasets import make_corpus

@@ -143,12 +143,13 @@ def test_largest_block_row_offsets():
     ([1e-46], False), ([3.5e38], False),  # below and above float32's range
 ])
 def test_exact_in_float32(values, exact):
-    for dtype in (np.float64, np.float32) if exact else (np.float64,):
-        assert exact_in_float32(np.array(values, dtype=dtype)) is exact
-    # the one value that is not exact, far into a long array (past the first chunk)
-    long = np.ones(10_000)
-    long[9_999] = values[0] if values else 1.0
-    assert exact_in_float32(long) is exact
+    assert exact_in_float32(np.array(values, dtype=np.float64)) is exact
+    # the one value that is not exact anywhere in a long array: first, at the
+    # ends of the first chunk, inside the second one, last
+    for position in (0, 4095, 4096, 5000, 9999):
+        long = np.ones(10_000)
+        long[position] = values[0] if values else 1.0
+        assert exact_in_float32(long) is exact
 
 
 def test_values_that_are_not_float32_values_stay_float64():
@@ -174,6 +175,10 @@ def test_values_that_are_not_float32_values_stay_float64():
         want = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=1e-12)
+        # the 4-byte copy of exact values gives the 8-byte copy's pass, to the bit
+        wide = blocks._replace(ent_val=blocks.ent_val.astype(np.float64))
+        for g, w in zip(got, _pass(c, wide, weight, labels, label_bounds, log_prior, log_prob)):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_pass_is_bitwise_the_same_for_any_thread_count():

@@ -55,3 +55,29 @@ def test_smoothed_log_prob_in_place_and_thread_independent():
     assert_allclose(results[0], expected, rtol=1e-12)
     # fixed summation blocks: identical bits whatever the thread count
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])
+@pytest.mark.parametrize("dtype, in_place", [(np.float64, False), (np.float32, False),
+                                             (np.float64, True)])
+def test_rows_without_counts_get_the_values_of_zero_counts(alpha, dtype, in_place):
+    """A word with no count at all takes a row made once per call: it must hold,
+    to the bit, what a zero count gets in a row that has counts (-0.0 counts
+    too), for float32 tables and in place as well."""
+    rng = np.random.default_rng(5)
+    counts = rng.gamma(0.3, 2.0, size=(3000, 6)) * (rng.random((3000, 6)) < 0.5)
+    counts[::4] = 0.0
+    counts[1::8] = -0.0
+    counts[:, 1] = 0.0  # an empty column (uniform when alpha == 0)
+    want = ref_smoothed_log_prob(np.abs(counts), alpha)
+    table = counts.copy()
+    out = table if in_place else np.empty(counts.shape, dtype=dtype)
+    smoothed_log_prob(table, alpha, out)
+    assert_allclose(out, want.astype(dtype), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    empty = ~np.any(counts != 0.0, axis=1)
+    assert empty.sum() >= 750
+    for k in range(counts.shape[1]):
+        zero_in_counted = out[~empty & (counts[:, k] == 0.0), k]
+        assert zero_in_counted.size > 0
+        assert np.all(out[empty, k] == out[empty, k][0])
+        np.testing.assert_array_equal(zero_in_counted, out[empty, k][0])
