@@ -7,7 +7,8 @@ import pytest
 from numba import njit
 
 from fastem._config import JIT
-from fastem._kernels._intrinsics import RUN_WIDTH, column_gather, column_scatter
+from fastem._kernels._intrinsics import (RUN_LANES, RUN_WIDTH, _pieces, column_gather,
+                                         column_scatter)
 
 from .reference import ref_column_run
 
@@ -33,7 +34,7 @@ def _case(seed, n_components, table_dtype, val_dtype, row_dtype, n_entries=9):
     rng = np.random.default_rng(seed)
     table, table_whole = _guarded(rng, 6, n_components, table_dtype)
     buf, buf_whole = _guarded(rng, 11, n_components, np.float64)
-    # the last row of each array takes part: a masked tail must stop at the row's end
+    # the last row of each array takes part: the tail pieces must stop at the row's end
     ent_row = np.sort(rng.choice(11, size=n_entries, replace=False)).astype(row_dtype)
     ent_row[-1] = 10
     ent_val = rng.uniform(0.5, 4.0, n_entries).astype(val_dtype)
@@ -131,3 +132,14 @@ def test_refuses_arrays_it_cannot_address():
         _gather(np.asfortranarray(table), 0, buf, rows, vals, 0, 2, 0)
     with pytest.raises(TypingError):
         _gather(table.astype(np.float32), 0, buf, rows, vals, 0, 2, 0)
+
+
+@pytest.mark.parametrize("width", range(1, RUN_WIDTH + 1))
+def test_pieces_cover_the_row_exactly(width):
+    """The accesses of one row cover its columns once each and never reach
+    past its end (where the next row starts)."""
+    pieces = _pieces(width)
+    covered = [offset + lane for offset, lanes in pieces for lane in range(lanes)]
+    assert covered == list(range(width))
+    assert all(lanes in (RUN_LANES, 2, 1) for _, lanes in pieces)
+    assert sum(lanes == 1 for _, lanes in pieces) <= 1
