@@ -48,10 +48,13 @@ def smoothed_log_prob(counts, alpha, out):
     log_alpha = vlog(np.float64(alpha))
     for k in range(n_components):
         unseen[k] = uniform if empty[k] else log_alpha - log_total[k]
-    sums = np.zeros((_N_BLOCKS, 2))
+    # the two sums are kept per component (one accumulator per k, so the loop
+    # over k vectorises: a single running float sum would chain every value
+    # through one add and keep vlog scalar), then added in a fixed order
+    sums = np.zeros((_N_BLOCKS, 2, n_components))
     for b in prange(_N_BLOCKS):
-        dot = 0.0
-        total = 0.0
+        dot = np.zeros(n_components)
+        total = np.zeros(n_components)
         for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
             seen = False
             for k in range(n_components):
@@ -59,7 +62,7 @@ def smoothed_log_prob(counts, alpha, out):
             if not seen:
                 for k in range(n_components):
                     out[w, k] = unseen[k]
-                    total += unseen[k]
+                    total[k] += unseen[k]
                 continue
             for k in range(n_components):
                 count = counts[w, k]
@@ -67,13 +70,14 @@ def smoothed_log_prob(counts, alpha, out):
                 value = vlog(count + alpha) - log_total[k]
                 out[w, k] = uniform if empty[k] else value
                 value = out[w, k]  # as stored: a float32 table rounds it
-                total += value
-                dot += count * value if count > 0.0 else 0.0
+                total[k] += value
+                dot[k] += count * value if count > 0.0 else 0.0
         sums[b, 0] = dot
         sums[b, 1] = total
     dot = 0.0
     total = 0.0
     for b in range(_N_BLOCKS):
-        dot += sums[b, 0]
-        total += sums[b, 1]
+        for k in range(n_components):
+            dot += sums[b, 0, k]
+            total += sums[b, 1, k]
     return dot, total
