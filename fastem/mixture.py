@@ -753,6 +753,7 @@ class MultinomialMixture(_CSRMixtureMixin):
             log_prob = DocumentSeeds(data.X, self.alpha, data.bounds,
                                      _SEED_SMOOTHING).log_centers(rows)
         self._log_prob = log_prob.astype(self._dtype, copy=False)
+        self._log_prob_sum = float(self._log_prob.sum(dtype=np.float64))
         self._log_weights = np.full(n_components, -np.log(n_components))
 
     def _e_step(self, data):
@@ -760,21 +761,30 @@ class MultinomialMixture(_CSRMixtureMixin):
 
     def _m_step(self, data, stats):
         counts, class_counts = stats
-        self._log_prob = multinomial_log_prob(counts, self.alpha, dtype=self._dtype)
+        # with the sum of the table for the Dirichlet prior, from the same pass
+        # (summing it again would read the whole table every iteration)
+        self._log_prob, _, self._log_prob_sum = multinomial_log_prob(
+            counts, self.alpha, return_sums=True, dtype=self._dtype)
         with np.errstate(divide="ignore"):  # an empty component under ML has weight 0
             self._log_weights = np.log(_map_mixture_weights(class_counts, self._concentration))
 
     def _log_param_prior(self):
         prior = _log_dirichlet_prior(np.exp(self._log_weights), self._concentration)
         if self.alpha > 0:
-            prior += self.alpha * float(self._log_prob.sum(dtype=np.float64))
+            prior += self.alpha * self._log_prob_sum
         return prior
 
+    def __setstate__(self, state):
+        # models pickled before the table's sum was kept
+        if "_log_prob" in state and "_log_prob_sum" not in state:
+            state["_log_prob_sum"] = float(state["_log_prob"].sum(dtype=np.float64))
+        super().__setstate__(state)
+
     def _get_parameters(self):
-        return self._log_weights, self._log_prob
+        return self._log_weights, self._log_prob, self._log_prob_sum
 
     def _set_parameters(self, params):
-        self._log_weights, self._log_prob = params
+        self._log_weights, self._log_prob, self._log_prob_sum = params
         self.weights_ = np.exp(self._log_weights)
 
     # ------------------------------------------------------------ attributes

@@ -460,7 +460,7 @@ def test_top_terms_ties_and_empty_component(fitted):
     log_prob[:, 1] = -np.log(log_prob.shape[0])
     with np.errstate(divide="ignore"):
         log_weights = np.log([0.4, 0.0, 0.6])
-    model._set_parameters((log_weights, log_prob))
+    model._set_parameters((log_weights, log_prob, float(log_prob.sum())))
     topics = model.top_terms(n=5)
     assert topics[-1]["component"] == 1 and topics[-1]["weight"] == 0.0
     assert [w for w, _ in topics[-1]["terms"]] == ["x0", "x1", "x2", "x3", "x4"]

@@ -121,3 +121,39 @@ def test_a_model_pickled_without_the_objective_sums_refits_warm():
         warnings.simplefilter("ignore", ConvergenceWarning)
         old.fit(X, y_partial)  # warm start reads the sums
     assert old.n_iter_ == 3
+
+
+@pytest.mark.parametrize("init", ["random", "kmeans++", "random_from_data"])
+@pytest.mark.parametrize("max_iter", [0, 3])
+def test_multinomial_mixture_keeps_the_sum_of_its_table(init, max_iter):
+    """The Dirichlet prior of the objective reads the sum of log_prob kept with
+    the table (from the M-step's pass, or summed once at initialisation):
+    it must be the table's sum, for the returned parameters of every init."""
+    X, _, _ = make_corpus(300, 60, 3, 30, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MultinomialMixture(3, alpha=0.5, init_params=init, max_iter=max_iter, tol=0,
+                                   n_init=2, random_state=0).fit(X)
+    assert_allclose(model._log_prob_sum, model._log_prob.sum(dtype=np.float64), rtol=1e-12)
+    # the objective is the returned model's, prior included
+    log_norm = model.score_samples(X)
+    prior = 0.5 * model._log_prob.sum(dtype=np.float64)
+    assert_allclose(model.lower_bound_, (log_norm.sum() + prior) / X.shape[0], rtol=1e-10)
+
+
+def test_a_mixture_pickled_without_the_table_sum_refits_warm():
+    # models saved before MultinomialMixture kept sum(log_prob)
+    X, _, _ = make_corpus(300, 60, 3, 30, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MultinomialMixture(3, alpha=0.5, max_iter=3, tol=0, warm_start=True,
+                                   random_state=0).fit(X)
+    state = model.__getstate__()
+    expected = state.pop("_log_prob_sum")
+    old = MultinomialMixture.__new__(MultinomialMixture)
+    old.__setstate__(state)
+    assert_allclose(old._log_prob_sum, expected, rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        old.fit(X)  # warm start reads the sum
+    assert old.n_iter_ == 3
