@@ -5,8 +5,11 @@ to components (fixed labels or posteriors), not in how a component's word
 distribution is re-estimated from its expected counts: that M-step,
 :func:`multinomial_log_prob`, lives here, once. So does the KL k-means++
 seeding of word distributions from documents (:func:`kl_kmeans_plusplus`),
-which works on the CSR matrix through the joint log-likelihood kernel.
+which works on the CSR matrix through the joint log-likelihood kernel, and
+the fit on the words that occur (:class:`Vocabulary`, :func:`fitting_on`).
 """
+from contextlib import contextmanager
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
@@ -16,7 +19,7 @@ from ._kernels import csr as kernels
 from ._kernels.multinomial import smoothed_log_prob
 
 
-def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
+def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE, n_features=None):
     """MAP word log-probabilities of each component from expected word counts.
 
     ``log P(w | k) = log((counts[w, k] + alpha) / sum_v (counts[v, k] + alpha))``:
@@ -37,10 +40,15 @@ def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
         ``sum(log_prob)``, computed in the same pass.
     dtype : np.float64 or np.float32
         dtype of ``log_prob`` (the sums are float64 either way).
+    n_features : int, default=None
+        The size of the vocabulary when ``counts`` holds only some of its
+        words (a :class:`Vocabulary`'s rows; the others have no counts):
+        ``sum_v`` and ``sum(log_prob)`` run over all of them. By default
+        ``counts.shape[0]``.
 
     Returns
     -------
-    log_prob : ndarray of shape (n_features, n_components), C-contiguous, ``dtype``
+    log_prob : ndarray of the shape of ``counts``, C-contiguous, ``dtype``
         A new array. A component with no mass at all (every count 0 and
         ``alpha == 0``) gets the uniform distribution: no data says anything
         about it, and ``0 / 0`` would be NaN. With ``alpha == 0`` a word never
@@ -50,9 +58,110 @@ def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE):
     counts = np.asarray(counts, dtype=PARAM_DTYPE)
     if not (counts.flags.c_contiguous or counts.flags.f_contiguous):
         counts = np.ascontiguousarray(counts)
+    n_features = counts.shape[0] if n_features is None else int(n_features)
+    if n_features < counts.shape[0]:
+        raise ValueError(f"n_features={n_features} is smaller than the {counts.shape[0]} rows of counts.")
     log_prob = np.empty(counts.shape, dtype=dtype)
-    dot, total = smoothed_log_prob(counts, float(alpha), log_prob)
+    dot, total = smoothed_log_prob(counts, float(alpha), log_prob, n_features)
     return (log_prob, dot, total) if return_sums else log_prob
+
+
+#: a fit keeps rows only for the words that occur when at least this share
+#: of the vocabulary does not (see :class:`Vocabulary`)
+UNUSED_SHARE = 0.25
+
+
+class Vocabulary:
+    """The rows a fit's word tables need: one per word that occurs in the
+    fit's matrix, and one more that stands for every other word.
+
+    Hashed features (and a corpus fitted with a larger corpus's vocabulary)
+    leave most columns empty. Under a multinomial model an empty column's
+    word has no count in any component, so after an M-step its row is the
+    same for every such word; it is never read by an E-step. When at least
+    ``UNUSED_SHARE`` of the columns are empty, a fit therefore runs on the
+    matrix's occurring columns (``matrix``), with tables of ``n_rows =
+    n_occurring + 1`` rows (``compress``; the last one for the empty
+    columns), which the M-step normalises over the whole vocabulary
+    (``multinomial_log_prob(..., n_features=n_features)``); ``expand`` gives
+    the full tables back. Otherwise (``compressed`` False) every method
+    returns what it is given.
+
+    Measured (``fastem bench`` corpora, K=20, 2 threads), one EM iteration:
+    2^20 hashed columns and 1M non-zeros, 85% of the columns empty: 76 ->
+    24 ms; 2^22 and 10M, 72%: 405 -> 236 ms; 2^20 and 10M, 35%: 210 -> 187
+    ms. The price is paid once per fit: a pass over the indices and a
+    renumbered copy of them (4 or 8 bytes per non-zero; 30 ms at 10M).
+
+    Only for fits that iterate (``enabled``): a fit with ``max_iter=0``
+    returns its initial table, whose rows for empty columns need not be all
+    alike, and a supervised fit (one M-step) would only pay the price.
+    """
+
+    def __init__(self, X, enabled=True):
+        n_features = X.shape[1]
+        self.n_features = n_features
+        self.n_rows = n_features
+        self.compressed = False
+        if not enabled:
+            return
+        # columns with a stored entry (one holding a stored zero only is kept:
+        # its row simply has no counts)
+        occurs = kernels.column_occurs(X.indices, n_features)
+        n_occurring = int(np.count_nonzero(occurs))
+        if n_features - n_occurring < max(1, UNUSED_SHARE * n_features):
+            return
+        self.compressed = True
+        self.n_rows = n_occurring + 1
+        #: the word of each row (the last row: the first empty column)
+        self.words = np.append(np.flatnonzero(occurs), np.argmin(occurs)).astype(np.int64)
+        #: the row of each word
+        self.rows = np.full(n_features, n_occurring, dtype=X.indices.dtype)
+        self.rows[self.words[:-1]] = np.arange(n_occurring, dtype=X.indices.dtype)
+
+    def matrix(self, X):
+        """``X`` (a validated CSR) with its columns renumbered as the rows."""
+        if not self.compressed:
+            return X
+        indices = self.rows[X.indices]
+        return type(X)(X.data, indices, X.indptr, (X.shape[0], self.n_rows))
+
+    def compress(self, table):
+        """The rows of a full [n_features, ...] table that the fit keeps."""
+        return np.ascontiguousarray(table[self.words]) if self.compressed else table
+
+    def expand(self, table):
+        """The full [n_features, ...] table of a fit's [n_rows, ...] table
+        (every empty column gets the last row)."""
+        return np.take(table, self.rows, axis=0) if self.compressed else table
+
+    def table_sum(self, table):
+        """The float64 sum of ``expand(table)``, without expanding it."""
+        total = float(table.sum(dtype=np.float64))
+        if self.compressed:
+            total += (self.n_features - self.n_rows) * float(table[-1].sum(dtype=np.float64))
+        return total
+
+
+@contextmanager
+def fitting_on(model, vocabulary, tables, warm):
+    """The block in which ``model`` fits on ``vocabulary``'s rows: it is
+    ``model._vocabulary``, and the word tables named in ``tables`` (attributes
+    of [n_features, K]) are compressed on entry when ``warm`` (a warm start
+    reads them) and expanded on exit, also when the fit raises."""
+    model._vocabulary = vocabulary
+    try:
+        if warm:
+            for name in tables:
+                setattr(model, name, vocabulary.compress(getattr(model, name)))
+        yield
+    finally:
+        for name in tables:
+            table = getattr(model, name, None)
+            # (a fit that raised early leaves a previous fit's full table)
+            if vocabulary.compressed and table is not None and table.shape[0] == vocabulary.n_rows:
+                setattr(model, name, vocabulary.expand(table))
+        del model._vocabulary
 
 
 # ------------------------------------------------------------- seeding
@@ -76,18 +185,23 @@ class DocumentSeeds:
     joint log-likelihood kernel with a zero prior; the first does not depend on
     the centre. Summed over documents, each taking its cheapest centre, it is
     minus the log-likelihood of a hard assignment, up to a constant.
+
+    ``n_features`` is the size of the vocabulary when ``X`` holds only some
+    of its columns (a :class:`Vocabulary`'s rows, the others empty): ``b``
+    is normalised over all of them.
     """
 
-    def __init__(self, X, alpha, bounds, smoothing):
+    def __init__(self, X, alpha, bounds, smoothing, n_features=None):
         self.X = X
         self.bounds = bounds
         self.smoothing = smoothing
         Xs = _as_scipy(X)
         self.lengths = np.asarray(Xs.sum(axis=1), dtype=np.float64).ravel()
         background = np.asarray(Xs.sum(axis=0), dtype=np.float64).ravel() + alpha
-        total = background.sum()
-        n_features = X.shape[1]
-        self.background = background / total if total > 0 else np.full(n_features, 1.0 / n_features)
+        n_features = X.shape[1] if n_features is None else n_features
+        total = background.sum() + alpha * (n_features - X.shape[1])  # (the columns not held)
+        self.background = (background / total if total > 0
+                           else np.full(X.shape[1], 1.0 / n_features))
         if not Xs.has_canonical_format:  # duplicates would split x log x
             Xs = Xs.copy()
             Xs.sum_duplicates()
@@ -133,7 +247,7 @@ _TRIAL_BLOCK = 8
 
 
 def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, bounds, smoothing=0.5,
-                       n_local_trials=N_LOCAL_TRIALS):
+                       n_local_trials=N_LOCAL_TRIALS, n_features=None):
     """Greedy k-means++ seeding of documents with the KL divergence.
 
     The first seed is a document drawn uniformly. Every next one is the best
@@ -157,11 +271,12 @@ def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, bounds, smoothing=
     raised the objective EM reached on 20 Newsgroups (30 trials, mean of 8
     seeds: -1634.1 per document against -1635.0).
 
-    Returns ``(log_centers, seeds)``: the [n_features, n_clusters] log word
-    distributions of the smoothed seed documents and their row indices.
+    Returns ``(log_centers, seeds)``: the [X.shape[1], n_clusters] log word
+    distributions of the smoothed seed documents and their row indices
+    (``n_features``: as for :class:`DocumentSeeds`).
     """
     n_samples = X.shape[0]
-    seeding = DocumentSeeds(X, alpha, bounds, smoothing)
+    seeding = DocumentSeeds(X, alpha, bounds, smoothing, n_features)
     seeds = [int(random_state.randint(n_samples))]
     current = seeding.costs(seeding.log_centers(seeds))[:, 0]
     # a seed is covered: it is never drawn again (its divergence from its own

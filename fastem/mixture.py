@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
 from ._config import PARAM_DTYPE, threads
-from ._multinomial import DocumentSeeds, kl_kmeans_plusplus, multinomial_log_prob
+from ._multinomial import (DocumentSeeds, Vocabulary, fitting_on, kl_kmeans_plusplus,
+                           multinomial_log_prob)
 from ._validation import CSR, check_csr, check_param_dtype
 from .datasets import sample_word_counts
 
@@ -727,10 +728,11 @@ class MultinomialMixture(_CSRMixtureMixin):
         -------
         self : MultinomialMixture
         """
-        X, _ = self._start_fit(X)
+        X, warm = self._start_fit(X)
         self._dtype = check_param_dtype(self.dtype, self)
-        with threads(self.n_jobs) as n_threads:
-            self._fit_em(make_em_data(X, self.n_components, n_threads))
+        vocabulary = Vocabulary(X, enabled=self.max_iter > 0)
+        with threads(self.n_jobs) as n_threads, fitting_on(self, vocabulary, ("_log_prob",), warm):
+            self._fit_em(make_em_data(vocabulary.matrix(X), self.n_components, n_threads))
         return self
 
     # ------------------------------------------------------------ EM hooks
@@ -747,13 +749,14 @@ class MultinomialMixture(_CSRMixtureMixin):
             return
         if self.init_params == "kmeans++":
             log_prob, _ = kl_kmeans_plusplus(data.X, n_components, random_state, alpha=self.alpha,
-                                             bounds=data.bounds, smoothing=_SEED_SMOOTHING)
+                                             bounds=data.bounds, smoothing=_SEED_SMOOTHING,
+                                             n_features=self.n_features_in_)
         else:  # random_from_data
             rows = random_state.choice(n_samples, size=n_components, replace=False)
-            log_prob = DocumentSeeds(data.X, self.alpha, data.bounds,
-                                     _SEED_SMOOTHING).log_centers(rows)
+            log_prob = DocumentSeeds(data.X, self.alpha, data.bounds, _SEED_SMOOTHING,
+                                     self.n_features_in_).log_centers(rows)
         self._log_prob = log_prob.astype(self._dtype, copy=False)
-        self._log_prob_sum = float(self._log_prob.sum(dtype=np.float64))
+        self._log_prob_sum = self._vocabulary.table_sum(self._log_prob)
         self._log_weights = np.full(n_components, -np.log(n_components))
 
     def _e_step(self, data):
@@ -764,7 +767,7 @@ class MultinomialMixture(_CSRMixtureMixin):
         # with the sum of the table for the Dirichlet prior, from the same pass
         # (summing it again would read the whole table every iteration)
         self._log_prob, _, self._log_prob_sum = multinomial_log_prob(
-            counts, self.alpha, return_sums=True, dtype=self._dtype)
+            counts, self.alpha, return_sums=True, dtype=self._dtype, n_features=self.n_features_in_)
         with np.errstate(divide="ignore"):  # an empty component under ML has weight 0
             self._log_weights = np.log(_map_mixture_weights(class_counts, self._concentration))
 

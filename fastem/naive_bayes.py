@@ -10,7 +10,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
 from ._config import threads
-from ._multinomial import multinomial_log_prob
+from ._multinomial import Vocabulary, fitting_on, multinomial_log_prob
 from ._validation import check_csr, check_labels, check_param_dtype
 
 
@@ -199,9 +199,11 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self : NaiveBayesEM
         """
         self._validate_params()
+        warm = self.warm_start and hasattr(self, "converged_")
         with threads(self.n_jobs) as n_threads:
-            data, observed = self._prepare_fit(X, y, sample_weight, n_threads)
-            self._fit_em(data)
+            data, observed, vocabulary = self._prepare_fit(X, y, sample_weight, n_threads)
+            with fitting_on(self, vocabulary, ("_log_prob", "_feature_count"), warm):
+                self._fit_em(data)
         n_classes = self.classes_.shape[0]
         if observed.size == 0 and n_classes > 1 and np.ptp(self._log_prob, axis=1).max() == 0:
             warnings.warn("All components are identical after fitting: EM found no structure to "
@@ -210,7 +212,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
 
     def _prepare_fit(self, X, y, sample_weight, n_threads):
         """Validate the fit's input once; set classes_ and n_features_in_ and
-        return the arrays every EM pass uses, and the observed labels."""
+        return the arrays every EM pass uses, the observed labels and the
+        :class:`Vocabulary` the fit's tables have rows for (the EM data's
+        columns are its rows)."""
         warm = self.warm_start and hasattr(self, "converged_")
         self._dtype = check_param_dtype(self.dtype, self)
         # a fresh fit may change n_features; a warm one may not
@@ -243,9 +247,11 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self.n_features_in_ = n_features
         self._fixed_prior = fixed_prior
         per_class = self.n_components_per_class
-        data = make_em_data(X, n_classes * per_class, n_threads, weight, labels,
+        # (a fit that does not iterate gains nothing from fewer rows)
+        vocabulary = Vocabulary(X, enabled=self.max_iter > 0 and self._latent(labels, weight))
+        data = make_em_data(vocabulary.matrix(X), n_classes * per_class, n_threads, weight, labels,
                             np.arange(0, n_classes * per_class + 1, per_class, dtype=np.int64))
-        return data, observed
+        return data, observed, vocabulary
 
     def _resolve_classes(self, observed):
         n_observed = observed.shape[0]
@@ -287,12 +293,14 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
 
     # ------------------------------------------------------------ EM hooks
     def _has_latent(self, data):
+        return self._latent(data.labels, data.weight)
+
+    def _latent(self, labels, weight):
         # free rows, or labelled rows whose class has several components
-        return bool(np.any(((data.labels < 0) | (self.n_components_per_class > 1))
-                           & (data.weight > 0)))
+        return bool(np.any(((labels < 0) | (self.n_components_per_class > 1)) & (weight > 0)))
 
     def _initialize(self, data, random_state):
-        n_features = data.X.shape[1]
+        n_features = self.n_features_in_
         n_classes = self.classes_.shape[0]
         per_class = self.n_components_per_class
         n_components = n_classes * per_class
@@ -303,9 +311,12 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
             prob = np.ones((n_features, n_components))
             if not covered.all() or per_class > 1:  # break the symmetry
                 prob *= random_state.uniform(0.9, 1.1, size=prob.shape)
-            self._log_prob = np.log(prob / prob.sum(axis=0)).astype(self._dtype)
-            self._log_prob_sums = (0.0, float(self._log_prob.sum(dtype=np.float64)))
-            self._feature_count = np.zeros((n_features, n_components))
+            log_prob = np.log(prob / prob.sum(axis=0)).astype(self._dtype)
+            self._log_prob_sums = (0.0, float(log_prob.sum(dtype=np.float64)))
+            # (a fit that compresses drops the noisy rows of empty columns
+            # but one: it iterates, and its M-step makes them all alike)
+            self._log_prob = self._vocabulary.compress(log_prob)
+            self._feature_count = np.zeros((self._vocabulary.n_rows, n_components))
             self._component_count = np.zeros(n_components)
             return
         classes = data.labels.copy()
@@ -356,7 +367,7 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         self._component_count = component_count
         # with sum(counts * log_prob) and sum(log_prob), for the objective
         self._log_prob, *self._log_prob_sums = multinomial_log_prob(
-            counts, self.alpha, return_sums=True, dtype=self._dtype)
+            counts, self.alpha, return_sums=True, dtype=self._dtype, n_features=self.n_features_in_)
         self._set_log_prior(component_count)
 
     def _complete_log_likelihood(self):

@@ -27,7 +27,7 @@ def test_smoothed_log_prob_matches_reference(shape, alpha, n_threads):
     # the same table stored transposed ([K, n_features], read as an F-ordered view)
     for table in (counts, np.ascontiguousarray(counts.T).T):
         out = np.empty_like(counts, order="C")
-        dot, total = smoothed_log_prob(table, alpha, out)
+        dot, total = smoothed_log_prob(table, alpha, out, counts.shape[0])
         assert_allclose(out, want, rtol=1e-12, atol=1e-12)
         # every column is a distribution (the empty one uniform: 40000 times
         # exp(-log 40000) sums to 1 + 1e-12 even from the reference)
@@ -48,7 +48,7 @@ def test_smoothed_log_prob_in_place_and_thread_independent():
         for n in (1, numba.config.NUMBA_NUM_THREADS):
             numba.set_num_threads(n)
             out = counts.copy()
-            smoothed_log_prob(out, 0.5, out)  # in place
+            smoothed_log_prob(out, 0.5, out, out.shape[0])  # in place
             results.append(out)
     finally:
         numba.set_num_threads(previous)
@@ -72,7 +72,7 @@ def test_rows_without_counts_get_the_values_of_zero_counts(alpha, dtype, in_plac
     want = ref_smoothed_log_prob(np.abs(counts), alpha)
     table = counts.copy()
     out = table if in_place else np.empty(counts.shape, dtype=dtype)
-    smoothed_log_prob(table, alpha, out)
+    smoothed_log_prob(table, alpha, out, counts.shape[0])
     assert_allclose(out, want.astype(dtype), rtol=1e-12 if dtype == np.float64 else 1e-6)
     empty = ~np.any(counts != 0.0, axis=1)
     assert empty.sum() >= 750
@@ -81,3 +81,26 @@ def test_rows_without_counts_get_the_values_of_zero_counts(alpha, dtype, in_plac
         assert zero_in_counted.size > 0
         assert np.all(out[empty, k] == out[empty, k][0])
         np.testing.assert_array_equal(zero_in_counted, out[empty, k][0])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_words_not_stored_count_as_rows_without_counts(alpha, dtype, n_threads):
+    """``n_features`` beyond the stored rows: the table is the stored rows of
+    the full table (words without counts left out), and the sum of the
+    values covers every word."""
+    rng = np.random.default_rng(7)
+    full = rng.gamma(0.3, 2.0, size=(4000, 7)) * (rng.random((4000, 7)) < 0.5)
+    full[:, 2] = 0.0  # an empty column (uniform when alpha == 0)
+    full[rng.random(4000) < 0.6] = 0.0  # words without counts
+    stored = np.flatnonzero(full.any(axis=1))
+    stored = np.append(stored, np.flatnonzero(~full.any(axis=1))[:3])  # and a few of them kept
+    want = ref_smoothed_log_prob(full, alpha)
+    out = np.empty((stored.size, 7), dtype=dtype)
+    dot, total = smoothed_log_prob(full[stored], alpha, out, full.shape[0])
+    assert_allclose(out, want[stored].astype(dtype), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    full_out = np.empty(full.shape, dtype=dtype)
+    full_dot, full_total = smoothed_log_prob(full, alpha, full_out, full.shape[0])
+    assert_allclose(dot, full_dot, rtol=1e-12)
+    assert_allclose(total, full_total, rtol=1e-12)
+    assert_allclose(total, full_out.sum(dtype=np.float64), rtol=1e-12)

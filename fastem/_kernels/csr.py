@@ -93,6 +93,16 @@ def count_invalid_entries(data, indices, n_features, n_slices):
 
 
 @njit(**JIT)
+def column_occurs(indices, n_features):
+    """``occurs[w]``: whether column ``w`` has a stored entry (one pass;
+    ``np.bincount`` would first copy int32 indices to intp)."""
+    occurs = np.zeros(n_features, dtype=np.bool_)
+    for p in range(indices.shape[0]):
+        occurs[indices[p]] = True
+    return occurs
+
+
+@njit(**JIT)
 def _prefetch_row(table, w):
     """Request every cache line of ``table[w, :]`` for writing."""
     n_columns = table.shape[1]

@@ -11,25 +11,30 @@ _N_BLOCKS = 16
 
 
 @njit(**PARALLEL_JIT)
-def smoothed_log_prob(counts, alpha, out):
-    """``out[w, k] = log(counts[w, k] + alpha) - log(sum_v (counts[v, k] + alpha))``.
+def smoothed_log_prob(counts, alpha, out, n_features):
+    """``out[w, k] = log(counts[w, k] + alpha) - log(sum_v (counts[v, k] + alpha))``
+    over a vocabulary of ``n_features`` words, of which ``counts`` [n_rows, K]
+    holds ``n_rows <= n_features``: the other words have no counts (a fit on
+    the words that occur, see ``fastem._multinomial.Vocabulary``).
 
     A column whose smoothed total is 0 (no mass and ``alpha == 0``) gets the
     uniform ``-log(n_features)``. ``counts`` may be C- or F-ordered (a
-    transposed [K, n_features] table); ``out`` is [n_features, K], float64 or
+    transposed [K, n_rows] table); ``out`` is [n_rows, K], float64 or
     float32, and may be ``counts`` itself.
 
     Returns ``(sum_{counts > 0} counts * out, sum out)``: what the objective
     needs (the complete-data log-likelihood of a hard assignment, and the
     Dirichlet log-prior), without another pass over the table; both are
-    float64 sums of the values as stored in ``out``. A zero count
-    contributes 0 to the first sum even where ``out`` is -inf.
+    float64 sums of the values as stored in ``out``, the second over all
+    ``n_features`` words (a word without counts adds the values of a row
+    without counts). A zero count contributes 0 to the first sum even where
+    ``out`` is -inf.
     """
-    n_features, n_components = counts.shape
+    n_rows, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
     for b in prange(_N_BLOCKS):
         acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
-        for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
+        for w in range(b * n_rows // _N_BLOCKS, (b + 1) * n_rows // _N_BLOCKS):
             for k in range(n_components):
                 acc[k] += counts[w, k]
         partial[b] = acc
@@ -55,7 +60,7 @@ def smoothed_log_prob(counts, alpha, out):
     for b in prange(_N_BLOCKS):
         dot = np.zeros(n_components)
         total = np.zeros(n_components)
-        for w in range(b * n_features // _N_BLOCKS, (b + 1) * n_features // _N_BLOCKS):
+        for w in range(b * n_rows // _N_BLOCKS, (b + 1) * n_rows // _N_BLOCKS):
             seen = False
             for k in range(n_components):
                 seen |= counts[w, k] != 0.0
@@ -80,4 +85,9 @@ def smoothed_log_prob(counts, alpha, out):
         for k in range(n_components):
             dot += sums[b, 0, k]
             total += sums[b, 1, k]
+    unseen_sum = 0.0
+    for k in range(n_components):
+        unseen_sum += unseen[k]
+    if n_features > n_rows:  # the words not stored
+        total += (n_features - n_rows) * unseen_sum
     return dot, total
