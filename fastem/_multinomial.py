@@ -148,18 +148,35 @@ def fitting_on(model, vocabulary, tables, warm):
     """The block in which ``model`` fits on ``vocabulary``'s rows: it is
     ``model._vocabulary``, and the word tables named in ``tables`` (attributes
     of [n_features, K]) are compressed on entry when ``warm`` (a warm start
-    reads them) and expanded on exit, also when the fit raises."""
+    reads them) and the fit's tables are expanded on exit.
+
+    When the fit raises: a warm start whose tables no M-step has replaced
+    yet gets the previous fit's full tables back as they were (so they are
+    kept alive during a warm fit), and a previous fit's tables that the fit
+    never touched are left alone. An interrupted fresh fit with
+    ``init='uniform'`` keeps its compressed initial table expanded, whose
+    rows for empty columns are then all the same row (not a distribution).
+    """
     model._vocabulary = vocabulary
+    previous = {name: getattr(model, name, None) for name in tables}
+    entered = dict(previous)
     try:
         if warm:
             for name in tables:
-                setattr(model, name, vocabulary.compress(getattr(model, name)))
+                entered[name] = vocabulary.compress(previous[name])
+                setattr(model, name, entered[name])
         yield
+    except BaseException:
+        if warm:
+            for name in tables:
+                if getattr(model, name, None) is entered[name]:  # no M-step ran
+                    setattr(model, name, previous[name])
+        raise
     finally:
         for name in tables:
             table = getattr(model, name, None)
-            # (a fit that raised early leaves a previous fit's full table)
-            if vocabulary.compressed and table is not None and table.shape[0] == vocabulary.n_rows:
+            if (vocabulary.compressed and table is not None and table is not previous[name]
+                    and table.shape[0] == vocabulary.n_rows):
                 setattr(model, name, vocabulary.expand(table))
         del model._vocabulary
 
@@ -211,7 +228,7 @@ class DocumentSeeds:
                             - xlogy(self.lengths, self.lengths))
 
     def log_centers(self, rows):
-        """[n_features, len(rows)] C-contiguous log word distributions."""
+        """[X.shape[1], len(rows)] C-contiguous log word distributions."""
         Xs = _as_scipy(self.X)
         rows = np.asarray(rows, dtype=np.int64)
         centers = np.empty((self.X.shape[1], rows.shape[0]))

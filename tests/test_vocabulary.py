@@ -216,3 +216,54 @@ def test_vocabulary_round_trip():
     assert not kept.compressed and kept.n_rows == 20
     assert kept.matrix(X_full) is X_full and kept.expand(table) is table
     assert not Vocabulary(X, enabled=False).compressed
+
+
+@pytest.mark.parametrize("make", [
+    lambda: NaiveBayesEM(alpha=0.1, max_iter=5, tol=0, warm_start=True),
+    lambda: MultinomialMixture(3, alpha=0.1, max_iter=5, tol=0, warm_start=True, random_state=0),
+])
+def test_a_warm_fit_that_raises_before_its_first_m_step_keeps_the_previous_model(
+        monkeypatch, corpus, make):
+    """(found in review: the previous tables were compressed on entry and
+    expanded back, which gave every empty column one column's values)"""
+    X, y = corpus
+    model = make()
+    # the previous fit on a matrix in which every column occurs: its rows for
+    # the columns empty in X differ
+    X_previous = sp.csr_matrix(X + sp.random(*X.shape, density=0.2, random_state=1) * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_previous, y if isinstance(model, NaiveBayesEM) else None)
+    before = {name: getattr(model, name).copy() for name in ("_log_prob", "_feature_count")
+              if hasattr(model, name)}
+
+    def boom(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(type(model), "_e_step", boom)
+    y_partial = np.where(np.arange(y.size) % 8 == 0, y, -1)
+    with pytest.raises(MemoryError):
+        model.fit(X, y_partial if isinstance(model, NaiveBayesEM) else None)
+    for name, table in before.items():
+        assert_array_equal(getattr(model, name), table)
+    assert not hasattr(model, "_vocabulary")
+
+
+def test_a_fresh_fit_that_raises_early_leaves_the_previous_tables_alone(monkeypatch, corpus):
+    """A previous fit's table is not expanded, even one that happens to have
+    as many rows as the new fit's compressed tables."""
+    X, _ = corpus
+    occurring = int((np.bincount(X.indices, minlength=X.shape[1]) > 0).sum())
+    small = sp.random(60, occurring + 1, density=0.3, format="csr", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MultinomialMixture(3, max_iter=2, random_state=0).fit(small)
+    table = model._log_prob.copy()
+
+    def boom(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(MultinomialMixture, "_initialize", boom)
+    with pytest.raises(MemoryError):
+        model.fit(X)
+    assert_array_equal(model._log_prob, table)

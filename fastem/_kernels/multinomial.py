@@ -5,7 +5,7 @@ from numba import njit, prange
 from .._config import PARALLEL_JIT
 from ._intrinsics import vlog
 
-#: rows of the [n_features, K] table are summed in this many fixed blocks, so
+#: rows of the stored [n_rows, K] table are summed in this many fixed blocks, so
 #: the sums do not depend on the thread count
 _N_BLOCKS = 16
 
