@@ -85,7 +85,7 @@ def smoothed_log_prob(counts, alpha, out, n_features):
         for k in range(n_components):
             dot += sums[b, 0, k]
             total += sums[b, 1, k]
-    unseen_sum = 0.0
+    unseen_sum = np.float64(0.0)  # (a float32 table: without JIT, 0.0 + float32 is float32)
     for k in range(n_components):
         unseen_sum += unseen[k]
     if n_features > n_rows:  # the words not stored
