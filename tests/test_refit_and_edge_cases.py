@@ -105,18 +105,24 @@ def test_progress_prints_only_fits_slower_than_the_delay():
     assert stream.getvalue() == ""
 
 
-def test_a_model_pickled_without_the_objective_sums_refits_warm():
+@pytest.mark.parametrize("make, y_given, name", [
     # models saved before NaiveBayesEM kept sum(counts * log_prob) and sum(log_prob)
+    (lambda: NaiveBayesEM(alpha=0.5, max_iter=3, tol=0, warm_start=True), True, "_log_prob_sums"),
+    # models saved before MultinomialMixture kept sum(log_prob)
+    (lambda: MultinomialMixture(3, alpha=0.5, max_iter=3, tol=0, warm_start=True, random_state=0),
+     False, "_log_prob_sum"),
+])
+def test_a_model_pickled_without_its_table_sums_refits_warm(make, y_given, name):
     X, y, _ = make_corpus(300, 60, 3, 30, random_state=1)
-    y_partial = np.where(np.arange(300) < 30, y, -1)
+    y_partial = np.where(np.arange(300) < 30, y, -1) if y_given else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = NaiveBayesEM(alpha=0.5, max_iter=3, tol=0, warm_start=True).fit(X, y_partial)
+        model = make().fit(X, y_partial)
     state = model.__getstate__()
-    expected = state.pop("_log_prob_sums")
-    old = NaiveBayesEM.__new__(NaiveBayesEM)
+    expected = state.pop(name)
+    old = type(model).__new__(type(model))
     old.__setstate__(state)
-    assert_allclose(old._log_prob_sums, expected, rtol=1e-12)
+    assert_allclose(getattr(old, name), expected, rtol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         old.fit(X, y_partial)  # warm start reads the sums
@@ -139,21 +145,3 @@ def test_multinomial_mixture_keeps_the_sum_of_its_table(init, max_iter):
     log_norm = model.score_samples(X)
     prior = 0.5 * model._log_prob.sum(dtype=np.float64)
     assert_allclose(model.lower_bound_, (log_norm.sum() + prior) / X.shape[0], rtol=1e-10)
-
-
-def test_a_mixture_pickled_without_the_table_sum_refits_warm():
-    # models saved before MultinomialMixture kept sum(log_prob)
-    X, _, _ = make_corpus(300, 60, 3, 30, random_state=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = MultinomialMixture(3, alpha=0.5, max_iter=3, tol=0, warm_start=True,
-                                   random_state=0).fit(X)
-    state = model.__getstate__()
-    expected = state.pop("_log_prob_sum")
-    old = MultinomialMixture.__new__(MultinomialMixture)
-    old.__setstate__(state)
-    assert_allclose(old._log_prob_sum, expected, rtol=1e-12)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        old.fit(X)  # warm start reads the sum
-    assert old.n_iter_ == 3

@@ -34,8 +34,8 @@ def corpus():
 
 
 def fit_both(monkeypatch, make, X, y=None, compresses=True):
-    """(a fit that may compress, the same fit keeping every word), checking
-    whether the first one compressed."""
+    """(a fit that may compress, the same fit keeping every word) of the
+    models ``make()`` returns, checking whether the first one compressed."""
     seen = []
     original = multinomial.Vocabulary.__init__
 
@@ -45,13 +45,14 @@ def fit_both(monkeypatch, make, X, y=None, compresses=True):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        compressed, full = make(), make()
         with monkeypatch.context() as m:
             m.setattr(multinomial.Vocabulary, "__init__", spy)
-            compressed = make().fit(X, y)
+            compressed.fit(X, y)
         assert seen == [compresses]
         with monkeypatch.context() as m:
             m.setattr(multinomial, "UNUSED_SHARE", 2.0)  # (never)
-            full = make().fit(X, y)
+            full.fit(X, y)
     return compressed, full
 
 
@@ -112,24 +113,7 @@ def test_naive_bayes_warm_start(monkeypatch, corpus):
             model.fit(X, y_partial)
         return model
 
-    seen = []
-    original = multinomial.Vocabulary.__init__
-
-    def spy(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        seen.append(self.compressed)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        a = warm()
-        with monkeypatch.context() as m:
-            m.setattr(multinomial.Vocabulary, "__init__", spy)
-            a.fit(X, y_partial)
-        b = warm()
-        with monkeypatch.context() as m:
-            m.setattr(multinomial, "UNUSED_SHARE", 2.0)
-            b.fit(X, y_partial)
-    assert seen == [True]
+    a, b = fit_both(monkeypatch, warm, X, y_partial)
     assert_same_fit(a, b, X)
 
 
