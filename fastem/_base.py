@@ -248,7 +248,8 @@ def _fixed_counts(X, n_components, fixed, weight, components):
 
 def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_bounds=None,
                 rows_per_block=None):
-    """The :class:`Blocks` copy of a validated CSR ``X`` for a pass with
+    """The :class:`Blocks` copy of a validated CSR ``X`` (its values must not
+    be negative: the copy marks where runs start by sign) for a pass with
     ``n_components`` components on ``n_threads`` threads, with the rows'
     ``weight``, ``labels`` and ``label_bounds`` (as in :class:`EMData`; by
     default every row is free with weight 1).

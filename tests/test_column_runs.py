@@ -1,14 +1,15 @@
-"""The vector loops over one column run of the blocked pass
-(``column_gather`` / ``column_scatter`` in ``fastem._kernels._intrinsics``)
-against the entry-by-entry loop in ``tests/reference.py``."""
+"""The vector loops over the column runs of the blocked pass
+(``column_gather`` / ``column_scatter`` over one run, ``block_scatter`` over
+a block's runs, in ``fastem._kernels._intrinsics``) against the
+entry-by-entry loop in ``tests/reference.py``."""
 import numba
 import numpy as np
 import pytest
 from numba import njit
 
 from fastem._config import JIT
-from fastem._kernels._intrinsics import (RUN_LANES, RUN_WIDTH, _pieces, column_gather,
-                                         column_scatter)
+from fastem._kernels._intrinsics import (RUN_LANES, RUN_WIDTH, _pieces, block_scatter,
+                                         column_gather, column_scatter)
 
 from .reference import ref_column_run
 
@@ -21,6 +22,11 @@ def _gather(table, w, buf, ent_row, ent_val, start, stop, k0):
 @njit(**JIT)
 def _scatter(table, w, buf, ent_row, ent_val, start, stop, k0):
     column_scatter(table, w, buf, ent_row, ent_val, start, stop, k0)
+
+
+@njit(**JIT)
+def _block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0):
+    block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
 
 
 def _guarded(rng, n_rows, n_cols, dtype):
@@ -143,3 +149,63 @@ def test_pieces_cover_the_row_exactly(width):
     assert covered == list(range(width))
     assert all(lanes in (RUN_LANES, 2, 1) for _, lanes in pieces)
     assert sum(lanes == 1 for _, lanes in pieces) <= 1
+
+
+@pytest.mark.parametrize("scatter", [False, True], ids=["gather", "scatter"])
+def test_a_run_reads_the_magnitude_of_a_marked_first_value(scatter):
+    # the blocked copy stores each run's first value negated (block_scatter's mark)
+    table, _, buf, _, ent_row, ent_val = _case(4, 20, np.float64, np.float64, np.uint16)
+    marked = ent_val.copy()
+    marked[0] = -marked[0]
+    kernel = _scatter if scatter else _gather
+    want = table.copy(), buf.copy()
+    kernel(want[0], 1, want[1], ent_row, ent_val, 0, ent_row.shape[0], 0)
+    kernel(table, 1, buf, ent_row, marked, 0, ent_row.shape[0], 0)
+    np.testing.assert_array_equal(table, want[0])
+    np.testing.assert_array_equal(buf, want[1])
+
+
+def _block(seed, n_components, table_dtype, val_dtype):
+    """A block of runs (lengths 1, 3, 1, 2, 5; rows increasing within a run)
+    over a guarded table and buffer: ``(table, table_whole, buf, buf_whole,
+    cols, col_ptr, ent_row, ent_val)`` with ``ent_val`` positive."""
+    rng = np.random.default_rng(seed)
+    table, table_whole = _guarded(rng, 6, n_components, table_dtype)
+    buf, buf_whole = _guarded(rng, 11, n_components, np.float64)
+    lengths = [1, 3, 1, 2, 5]
+    cols = np.array([0, 2, 3, 5, 4], dtype=np.int32)
+    col_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ent_row = np.concatenate([np.sort(rng.choice(11, size=n, replace=False))
+                              for n in lengths]).astype(np.uint16)
+    ent_row[-1] = 10  # the last rows of both arrays take part
+    cols[-1] = 5
+    ent_val = rng.uniform(0.5, 4.0, col_ptr[-1]).astype(val_dtype)
+    return table, table_whole, buf, buf_whole, cols, col_ptr, ent_row, ent_val
+
+
+@pytest.mark.parametrize("n_components", KS)
+@pytest.mark.parametrize("table_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("val_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("first_run", [0, 2])
+def test_block_scatter_matches_the_runs_one_by_one(n_components, table_dtype, val_dtype,
+                                                   first_run):
+    table, table_whole, buf, buf_whole, cols, col_ptr, ent_row, ent_val = _block(
+        n_components, n_components, table_dtype, val_dtype)
+    marked = ent_val.copy()
+    marked[col_ptr[:-1]] *= -1
+    runs = range(first_run, cols.shape[0])
+    want_buf = buf.copy()
+    by_runs = buf.copy()
+    for k0 in range(0, n_components, RUN_WIDTH):
+        for d in runs:
+            _, want_buf = ref_column_run(table, cols[d], want_buf, ent_row, ent_val, col_ptr[d],
+                                         col_ptr[d + 1], k0, RUN_WIDTH, True)
+            _scatter(table, cols[d], by_runs, ent_row, marked, col_ptr[d], col_ptr[d + 1], k0)
+    table_before, buf_tail = table_whole.copy(), buf_whole[buf.size:].copy()
+    for k0 in range(0, n_components, RUN_WIDTH):
+        _block_scatter(table, cols, first_run, buf, ent_row, marked, col_ptr[first_run],
+                       col_ptr[-1], k0)
+    np.testing.assert_allclose(buf, want_buf, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(buf, by_runs)  # the same sums, bit for bit
+    np.testing.assert_array_equal(table_whole, table_before)
+    np.testing.assert_array_equal(buf_whole[buf.size:], buf_tail)  # nothing past the end

@@ -18,14 +18,16 @@ from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FE
 
 
 def unpack(blocks):
-    """The Blocks as ``ref_blocks`` lists them."""
+    """The Blocks as ``ref_blocks`` lists them; checks on the way that
+    exactly the first entry of each column's run is stored negated."""
     out = []
     for b in range(blocks.dstart.shape[0] - 1):
         entries = []
         for d in range(blocks.dstart[b], blocks.dstart[b + 1]):
             for e in range(blocks.col_ptr[d], blocks.col_ptr[d + 1]):
-                entries.append((int(blocks.cols[d]), int(blocks.ent_row[e]),
-                                float(blocks.ent_val[e])))
+                value = float(blocks.ent_val[e])
+                assert (value < 0) == (e == blocks.col_ptr[d])
+                entries.append((int(blocks.cols[d]), int(blocks.ent_row[e]), abs(value)))
         out.append(entries)
     return out
 

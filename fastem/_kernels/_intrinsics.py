@@ -233,6 +233,22 @@ RUN_LANES = 4
 RUN_VECTORS = 8
 RUN_WIDTH = RUN_LANES * RUN_VECTORS
 
+# The entries of the blocked copy (see ``fastem._kernels.blocked``) have
+# positive values, and the first entry of each column's run is stored
+# negated: ``block_scatter`` finds the run starts from the signs, without a
+# branch, and every loop here reads ``abs(ent_val[e])``.
+
+#: the E phase walks a block with ``block_scatter`` when K is at most this,
+#: and run by run with ``column_scatter`` for more. Per entry,
+#: ``block_scatter`` loads the table row again (K / 4 more loads, from L1 but
+#: for a run's first entry); ``column_scatter`` pays one mispredicted loop
+#: exit per run (runs average 9 entries on the benchmark corpus). The scatter
+#: alone on that corpus, 2 threads, ms (column runs / block_scatter): K=5
+#: 8.9/7.6, K=8 11.1/9.5, K=16 17.3/15.1, K=20 20.1/16.0, K=24 21.6/20.8,
+#: K=28 23.6/26.5, K=32 28.5/32.6; the whole E phase (with the posteriors)
+#: K=5 10.2/9.2, K=16 18.6/17.5, K=20 20.0/19.3.
+FLAT_MAX_WIDTH = 24
+
 
 def _splat(builder, value, vector_type):
     """``value`` in every lane of a ``vector_type``."""
@@ -261,42 +277,37 @@ def _pieces(width):
     return pieces
 
 
-def _column_run_codegen(scatter, context, builder, signature, args):
-    """IR of ``column_gather`` / ``column_scatter`` (see ``_make_column_run``)."""
-    table_ty, w_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
-    table_v, w_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
-    intp = context.get_value_type(types.intp)
-    f64 = ir.DoubleType()
+class _Emit:
+    """What the column-run codegens share: value types, typed loads and
+    stores of row pieces (as float64), fused multiply-adds and integer
+    constants, for one ``builder``."""
 
-    def as_intp(value, ty):
-        return context.cast(builder, value, ty, types.intp)
+    def __init__(self, context, builder):
+        self.context, self.builder = context, builder
+        self.intp = context.get_value_type(types.intp)
 
-    def const(n):
-        return ir.Constant(intp, n)
+    def const(self, n):
+        return ir.Constant(self.intp, n)
 
-    table = context.make_array(table_ty)(context, builder, table_v)
-    buf = context.make_array(buf_ty)(context, builder, buf_v)
-    rows = context.make_array(row_ty)(context, builder, row_v)
-    vals = context.make_array(val_ty)(context, builder, val_v)
-    k0 = as_intp(k0_v, k0_ty)
-    # columns k0:k0 + width
-    width = builder.sub(builder.extract_value(table.shape, 1), k0)
-    width = builder.select(builder.icmp_signed(">", width, const(RUN_WIDTH)), const(RUN_WIDTH),
-                           width)
+    def as_intp(self, value, ty):
+        return self.context.cast(self.builder, value, ty, types.intp)
 
+    @staticmethod
     def value_type(lanes):
-        return f64 if lanes == 1 else ir.VectorType(f64, lanes)
+        return ir.DoubleType() if lanes == 1 else ir.VectorType(ir.DoubleType(), lanes)
 
-    def piece_io(element_ty, lanes):
+    def piece_io(self, element_ty, lanes):
         """(load, store) of ``lanes`` values of ``element_ty`` at a pointer to
         an element, as float64 (a scalar when ``lanes`` is 1)."""
-        el = context.get_value_type(element_ty)
+        builder = self.builder
+        el = self.context.get_value_type(element_ty)
         ty = el if lanes == 1 else ir.VectorType(el, lanes)
         align = element_ty.bitwidth // 8
+        f64 = ir.DoubleType()
 
         def load(ptr):
             value = builder.load(builder.bitcast(ptr, ty.as_pointer()), align=align)
-            return value if el == f64 else builder.fpext(value, value_type(lanes))
+            return value if el == f64 else builder.fpext(value, self.value_type(lanes))
 
         def store(value, ptr):
             value = value if el == f64 else builder.fptrunc(value, ty)
@@ -304,29 +315,76 @@ def _column_run_codegen(scatter, context, builder, signature, args):
 
         return load, store
 
-    def fma(a, b, c, lanes):
+    def fma(self, a, b, c, lanes):
         name = "llvm.fma.f64" if lanes == 1 else f"llvm.fma.v{lanes}f64"
-        ty = value_type(lanes)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * 3), name)
-        return builder.call(fn, [a, b, c])
+        ty = self.value_type(lanes)
+        fn = cgutils.get_or_insert_function(self.builder.module, ir.FunctionType(ty, [ty] * 3),
+                                            name)
+        return self.builder.call(fn, [a, b, c])
 
+    def width(self, table, k0):
+        """``min(RUN_WIDTH, table.shape[1] - k0)``: the columns of one call."""
+        builder = self.builder
+        width = builder.sub(builder.extract_value(table.shape, 1), k0)
+        return builder.select(builder.icmp_signed(">", width, self.const(RUN_WIDTH)),
+                              self.const(RUN_WIDTH), width)
+
+    def entry(self, rows, row_ty, vals, val_ty, e):
+        """``(ent_row[e] as intp, abs(ent_val[e]) as float64, whether
+        ent_val[e] < 0 as intp 0 or 1)``."""
+        builder = self.builder
+        r = builder.load(builder.gep(rows.data, [e]))
+        r = builder.sext(r, self.intp) if row_ty.dtype.signed else builder.zext(r, self.intp)
+        x = self.context.cast(builder, builder.load(builder.gep(vals.data, [e])), val_ty.dtype,
+                              types.float64)
+        starts = builder.zext(builder.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)), self.intp)
+        fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(x.type, [x.type]),
+                                              "llvm.fabs.f64")
+        return r, builder.call(fabs, [x]), starts
+
+    def buf_row(self, buf_col, buf_stride, buf_ty, r):
+        """Pointer to ``buf[r, k0]`` (``buf_col``: ``buf.data + k0`` as i8*)."""
+        builder = self.builder
+        row = builder.gep(buf_col, [builder.mul(r, buf_stride)])
+        return builder.bitcast(row, self.context.get_value_type(buf_ty.dtype).as_pointer())
+
+    def switch_on_width(self, width, emit_case):
+        """Branch once on ``width`` (1 .. RUN_WIDTH) to a loop emitted for that
+        width by ``emit_case(count, pieces)``, so that the values of a row stay
+        in registers; returns to the block after the switch."""
+        builder = self.builder
+        bb_end = builder.append_basic_block("run.end")
+        switch = builder.switch(width, bb_end)
+        for count in range(1, RUN_WIDTH + 1):
+            bb_case = builder.append_basic_block(f"run.w{count}")
+            switch.add_case(self.const(count), bb_case)
+            builder.position_at_end(bb_case)
+            emit_case(count, _pieces(count))
+            builder.branch(bb_end)
+        builder.position_at_end(bb_end)
+
+
+def _column_run_codegen(scatter, context, builder, signature, args):
+    """IR of ``column_gather`` / ``column_scatter`` (see ``_make_column_run``)."""
+    table_ty, w_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
+    table_v, w_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
+    em = _Emit(context, builder)
+    intp, const = em.intp, em.const
+    table = context.make_array(table_ty)(context, builder, table_v)
+    buf = context.make_array(buf_ty)(context, builder, buf_v)
+    rows = context.make_array(row_ty)(context, builder, row_v)
+    vals = context.make_array(val_ty)(context, builder, val_v)
+    k0 = em.as_intp(k0_v, k0_ty)
     table_row = cgutils.get_item_pointer(context, builder, table_ty, table,
-                                         [as_intp(w_v, w_ty), k0], wraparound=False)
+                                         [em.as_intp(w_v, w_ty), k0], wraparound=False)
     buf_col = builder.bitcast(builder.gep(buf.data, [k0]), ir.IntType(8).as_pointer())
     buf_stride = builder.extract_value(buf.strides, 0)
-    start = as_intp(start_v, start_ty)
-    stop = as_intp(stop_v, stop_ty)
-    # one loop per width (1 .. RUN_WIDTH), so that the run's values stay in
-    # registers: branch once per run
-    bb_end = builder.append_basic_block("run.end")
-    switch = builder.switch(width, bb_end)
-    for count in range(1, RUN_WIDTH + 1):
-        pieces = _pieces(count)
-        bb_case = builder.append_basic_block(f"run.w{count}")
-        switch.add_case(const(count), bb_case)
-        builder.position_at_end(bb_case)
-        table_io = [piece_io(table_ty.dtype, lanes) for _, lanes in pieces]
-        buf_io = [piece_io(buf_ty.dtype, lanes) for _, lanes in pieces]
+    start = em.as_intp(start_v, start_ty)
+    stop = em.as_intp(stop_v, stop_ty)
+
+    def emit_case(count, pieces):
+        table_io = [em.piece_io(table_ty.dtype, lanes) for _, lanes in pieces]
+        buf_io = [em.piece_io(buf_ty.dtype, lanes) for _, lanes in pieces]
         table_ptrs = [builder.gep(table_row, [const(offset)]) for offset, _ in pieces]
         initial = [io[0](ptr) for io, ptr in zip(table_io, table_ptrs)]
         bb_pre = builder.block
@@ -339,28 +397,24 @@ def _column_run_codegen(scatter, context, builder, signature, args):
         e.add_incoming(start, bb_pre)
         held = []
         for (_, lanes), value in zip(pieces, initial):
-            phi = builder.phi(value_type(lanes))
+            phi = builder.phi(em.value_type(lanes))
             phi.add_incoming(value, bb_pre)
             held.append(phi)
         builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
         builder.position_at_end(bb_body)
-        r = builder.load(builder.gep(rows.data, [e]))
-        r = builder.sext(r, intp) if row_ty.dtype.signed else builder.zext(r, intp)
-        x = context.cast(builder, builder.load(builder.gep(vals.data, [e])), val_ty.dtype,
-                         types.float64)
-        splats = {lanes: x if lanes == 1 else _splat(builder, x, value_type(lanes))
+        r, x, _ = em.entry(rows, row_ty, vals, val_ty, e)
+        splats = {lanes: x if lanes == 1 else _splat(builder, x, em.value_type(lanes))
                   for _, lanes in pieces}
-        row = builder.gep(buf_col, [builder.mul(r, buf_stride)])
-        row = builder.bitcast(row, context.get_value_type(buf_ty.dtype).as_pointer())
+        row = em.buf_row(buf_col, buf_stride, buf_ty, r)
         updated = []
         for (offset, lanes), (load_buf, store_buf), h in zip(pieces, buf_io, held):
             ptr = builder.gep(row, [const(offset)])
             other = load_buf(ptr)
             if scatter:  # buf row += x * table row (held)
-                store_buf(fma(splats[lanes], h, other, lanes), ptr)
+                store_buf(em.fma(splats[lanes], h, other, lanes), ptr)
                 updated.append(h)
             else:  # held table row += x * buf row
-                updated.append(fma(splats[lanes], other, h, lanes))
+                updated.append(em.fma(splats[lanes], other, h, lanes))
         e.add_incoming(builder.add(e, const(1)), builder.block)
         for h, value in zip(held, updated):
             h.add_incoming(value, builder.block)
@@ -369,22 +423,86 @@ def _column_run_codegen(scatter, context, builder, signature, args):
         if not scatter:
             for (_, store_table), h, ptr in zip(table_io, held, table_ptrs):
                 store_table(h, ptr)
-        builder.branch(bb_end)
-    builder.position_at_end(bb_end)
+
+    em.switch_on_width(em.width(table, k0), emit_case)
     return context.get_dummy_value()
+
+
+def _block_scatter_codegen(context, builder, signature, args):
+    """IR of ``block_scatter``."""
+    table_ty, cols_ty, d_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
+    table_v, cols_v, d_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
+    em = _Emit(context, builder)
+    intp, const = em.intp, em.const
+    i8p = ir.IntType(8).as_pointer()
+    table = context.make_array(table_ty)(context, builder, table_v)
+    cols = context.make_array(cols_ty)(context, builder, cols_v)
+    buf = context.make_array(buf_ty)(context, builder, buf_v)
+    rows = context.make_array(row_ty)(context, builder, row_v)
+    vals = context.make_array(val_ty)(context, builder, val_v)
+    k0 = em.as_intp(k0_v, k0_ty)
+    table_col = builder.bitcast(builder.gep(table.data, [k0]), i8p)
+    table_stride = builder.extract_value(table.strides, 0)
+    buf_col = builder.bitcast(builder.gep(buf.data, [k0]), i8p)
+    buf_stride = builder.extract_value(buf.strides, 0)
+    start = em.as_intp(start_v, start_ty)
+    stop = em.as_intp(stop_v, stop_ty)
+    d_before = builder.sub(em.as_intp(d_v, d_ty), const(1))  # the first entry starts run d
+
+    def emit_case(count, pieces):
+        table_io = [em.piece_io(table_ty.dtype, lanes) for _, lanes in pieces]
+        buf_io = [em.piece_io(buf_ty.dtype, lanes) for _, lanes in pieces]
+        bb_pre = builder.block
+        bb_cond = builder.append_basic_block(f"run.w{count}.cond")
+        bb_body = builder.append_basic_block(f"run.w{count}.body")
+        bb_done = builder.append_basic_block(f"run.w{count}.done")
+        builder.branch(bb_cond)
+        builder.position_at_end(bb_cond)
+        e = builder.phi(intp)
+        e.add_incoming(start, bb_pre)
+        d = builder.phi(intp)
+        d.add_incoming(d_before, bb_pre)
+        builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
+        builder.position_at_end(bb_body)
+        r, x, starts = em.entry(rows, row_ty, vals, val_ty, e)
+        d_next = builder.add(d, starts)
+        w = em.as_intp(builder.load(builder.gep(cols.data, [d_next])), cols_ty.dtype)
+        table_row = builder.bitcast(builder.gep(table_col, [builder.mul(w, table_stride)]),
+                                    context.get_value_type(table_ty.dtype).as_pointer())
+        row = em.buf_row(buf_col, buf_stride, buf_ty, r)
+        for (offset, lanes), (load_table, _), (load_buf, store_buf) in zip(pieces, table_io,
+                                                                           buf_io):
+            splat = x if lanes == 1 else _splat(builder, x, em.value_type(lanes))
+            ptr = builder.gep(row, [const(offset)])
+            value = load_table(builder.gep(table_row, [const(offset)]))
+            store_buf(em.fma(splat, value, load_buf(ptr), lanes), ptr)
+        e.add_incoming(builder.add(e, const(1)), builder.block)
+        d.add_incoming(d_next, builder.block)
+        builder.branch(bb_cond)
+        builder.position_at_end(bb_done)
+
+    em.switch_on_width(em.width(table, k0), emit_case)
+    return context.get_dummy_value()
+
+
+def _row_arrays(ent_row, ent_val):
+    return (isinstance(ent_row, types.Array) and ent_row.ndim == 1
+            and isinstance(ent_row.dtype, types.Integer)
+            and isinstance(ent_val, types.Array) and ent_val.ndim == 1
+            and isinstance(ent_val.dtype, types.Float))
+
+
+def _tables(table, buf, scatter):
+    return (isinstance(table, types.Array) and isinstance(buf, types.Array)
+            and table.ndim == buf.ndim == 2 and table.layout == buf.layout == "C"
+            and table.dtype in (types.float32, types.float64)
+            and buf.dtype == types.float64 and (scatter or table.dtype == types.float64))
 
 
 def _make_column_run(scatter):
     @intrinsic
     def column_run(typingctx, table, w, buf, ent_row, ent_val, start, stop, k0):
-        if not (isinstance(table, types.Array) and isinstance(buf, types.Array)
-                and table.ndim == buf.ndim == 2 and table.layout == buf.layout == "C"
-                and table.dtype in (types.float32, types.float64)
-                and buf.dtype == types.float64 and (scatter or table.dtype == types.float64)
-                and isinstance(ent_row, types.Array) and ent_row.ndim == 1
-                and isinstance(ent_row.dtype, types.Integer)
-                and isinstance(ent_val, types.Array) and ent_val.ndim == 1
-                and isinstance(ent_val.dtype, types.Float)
+        if not (_tables(table, buf, scatter) and _row_arrays(ent_row, ent_val)
                 and all(isinstance(t, types.Integer) for t in (w, start, stop, k0))):
             return None
         sig = types.void(table, w, buf, ent_row, ent_val, start, stop, k0)
@@ -397,31 +515,62 @@ def _make_column_run(scatter):
     return column_run
 
 
+@intrinsic
+def _block_scatter(typingctx, table, cols, d, buf, ent_row, ent_val, start, stop, k0):
+    if not (_tables(table, buf, True) and _row_arrays(ent_row, ent_val)
+            and isinstance(cols, types.Array) and cols.ndim == 1
+            and isinstance(cols.dtype, types.Integer)
+            and all(isinstance(t, types.Integer) for t in (d, start, stop, k0))):
+        return None
+    sig = types.void(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
+    return sig, _block_scatter_codegen
+
+
 def _py_column_gather(table, w, buf, ent_row, ent_val, start, stop, k0):
     k1 = min(k0 + RUN_WIDTH, table.shape[1])
     for e in range(start, stop):
-        table[w, k0:k1] += ent_val[e] * buf[ent_row[e], k0:k1]
+        table[w, k0:k1] += np.float64(abs(ent_val[e])) * buf[ent_row[e], k0:k1]
 
 
 def _py_column_scatter(table, w, buf, ent_row, ent_val, start, stop, k0):
     k1 = min(k0 + RUN_WIDTH, table.shape[1])
     for e in range(start, stop):
-        buf[ent_row[e], k0:k1] += ent_val[e] * table[w, k0:k1]
+        buf[ent_row[e], k0:k1] += np.float64(abs(ent_val[e])) * table[w, k0:k1]
+
+
+def _py_block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0):
+    k1 = min(k0 + RUN_WIDTH, table.shape[1])
+    d -= 1
+    for e in range(start, stop):
+        d += ent_val[e] < 0
+        buf[ent_row[e], k0:k1] += np.float64(abs(ent_val[e])) * table[cols[d], k0:k1]
 
 
 _COLUMN_RUN_DOC = """``{what}`` for ``e`` in ``start:stop`` (in that order), over
 the columns ``k0:k1`` with ``k1 = min(k0 + RUN_WIDTH, table.shape[1])``, one
 fused multiply-add per value and step. ``table`` and ``buf`` are C-ordered
 2-D arrays with the same number of columns; {table}, ``buf`` float64.
-Nothing is bounds-checked: ``w``, ``ent_row[start:stop]`` and ``k0`` must be
-valid."""
+The values are read as ``abs(ent_val[e])`` (a negative value marks where a
+run starts: see ``block_scatter``). Nothing is bounds-checked: ``w``,
+``ent_row[start:stop]`` and ``k0`` must be valid."""
 
 if numba.config.DISABLE_JIT:
     column_gather, column_scatter = _py_column_gather, _py_column_scatter
+    block_scatter = _py_block_scatter
 else:
     column_gather = _make_column_run(scatter=False)
     column_scatter = _make_column_run(scatter=True)
+    block_scatter = _block_scatter
 column_gather.__doc__ = _COLUMN_RUN_DOC.format(
-    what="table[w] += ent_val[e] * buf[ent_row[e]]", table="``table`` float64")
+    what="table[w] += |ent_val[e]| * buf[ent_row[e]]", table="``table`` float64")
 column_scatter.__doc__ = _COLUMN_RUN_DOC.format(
-    what="buf[ent_row[e]] += ent_val[e] * table[w]", table="``table`` float32 or float64")
+    what="buf[ent_row[e]] += |ent_val[e]| * table[w]", table="``table`` float32 or float64")
+block_scatter.__doc__ = """``buf[ent_row[e]] += |ent_val[e]| * table[cols[d(e)]]`` for ``e``
+in ``start:stop`` (in that order), over the columns ``k0:k1`` as in
+``column_scatter``: the runs ``d, d + 1, ...`` of a block, one after the
+other, in one loop. ``d(e)`` is ``d - 1`` plus the number of negative values
+in ``ent_val[start:e + 1]`` (``ent_val[start]`` must be one). Per entry the
+table row is loaded again (from L1 but for a run's first entry) instead of
+held in registers for the run, and no branch depends on where runs end: the
+same sums as ``column_scatter`` run by run, bit for bit. Nothing is
+bounds-checked."""

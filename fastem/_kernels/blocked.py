@@ -14,15 +14,20 @@ block, the entries are sorted by column (a CSC of the block):
 * ``col_ptr[d]:col_ptr[d + 1]`` are the entries of column ``cols[d]`` in that
   block, in row order;
 * ``ent_row[e]`` is the entry's row within its block (uint16) and
-  ``ent_val[e]`` its value (stored zeros are dropped; float32 whenever that
-  is exact, as for word counts: the pass reads 6 bytes per entry, not 10).
+  ``abs(ent_val[e])`` its value (stored zeros are dropped, and the values of
+  a validated CSR are positive: the first entry of each column's run is
+  stored negated, to mark it; float32 whenever that is exact, as for word
+  counts: the pass reads 6 bytes per entry, not 10).
 
 An EM pass then streams each table once per block, column by column (each
 table row is read, or updated, once per block and consecutive reads go up in
 memory), and the random access falls on the block's [R, K] buffer, which
-stays in cache. The loop over one column's entries holds the table row in
-vector registers for the whole run (``column_scatter`` / ``column_gather`` in
-``._intrinsics``).
+stays in cache. The M phase's loop over one column's entries holds the
+table row in vector registers for the whole run (``column_gather`` in
+``._intrinsics``); so does the E phase's for more than ``FLAT_MAX_WIDTH``
+components (``column_scatter``), and for fewer it walks all of a block's
+runs in one loop that finds their starts from the negated values
+(``block_scatter``: no mispredicted branch where a run ends).
 
 Only the *free* rows are copied (non-zero weight, component unknown). A row
 with one known component (a labelled row of Naive Bayes) has the same
@@ -53,7 +58,8 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
-from ._intrinsics import RUN_WIDTH, column_gather, column_scatter
+from ._intrinsics import (FLAT_MAX_WIDTH, RUN_WIDTH, block_scatter, column_gather,
+                          column_scatter)
 from .csr import _chunk_posterior, posterior_chunk_rows
 
 
@@ -142,6 +148,8 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
                         pos[indices[p]] = e + 1
                         ent_row[e] = r - r0
                         ent_val[e] = data[p]
+            for d in range(d0, d0 + n_distinct):
+                ent_val[col_ptr[d]] = -ent_val[col_ptr[d]]
     col_ptr[dstart[n_blocks]] = estart[n_blocks]
 
 
@@ -184,9 +192,14 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
     for r in range(n_block_rows):
         for k in range(n_components):
             buf[r, k] = log_prior[k]
-    for d in range(dstart[b], dstart[b + 1]):
-        for k0 in range(0, n_components, RUN_WIDTH):
-            column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1], k0)
+    if n_components <= FLAT_MAX_WIDTH:
+        block_scatter(log_prob, cols, dstart[b], buf, ent_row, ent_val, col_ptr[dstart[b]],
+                      col_ptr[dstart[b + 1]], 0)
+    else:  # all of a run's columns while its buffer rows are in L1
+        for d in range(dstart[b], dstart[b + 1]):
+            for k0 in range(0, n_components, RUN_WIDTH):
+                column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d],
+                               col_ptr[d + 1], k0)
     # the posteriors, a chunk of rows at a time (rows that are not free get
     # weight 0: no entry of the block reads their buffer rows)
     rows = posterior_chunk_rows(n_components)
