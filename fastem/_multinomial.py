@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 
 from ._config import PARAM_DTYPE
+from ._kernels import blocked
 from ._kernels import csr as kernels
 from ._kernels.multinomial import gather_rows, smoothed_log_prob
 
@@ -210,12 +211,19 @@ class DocumentSeeds:
     ``n_features`` is the size of the vocabulary when ``X`` holds only some
     of its columns (a :class:`Vocabulary`'s rows, the others empty): ``b``
     is normalised over all of them.
+
+    ``blocks``: the row-blocked copy of ``X`` (``fastem._base.make_blocks``)
+    when the fit has one. If it holds every row, the joint log-likelihood of
+    the costs comes from it (``blocked.blocked_jll``): on the benchmark
+    corpus (9M non-zeros) 9.6 ms for 8 centres against 22.9 ms walking the
+    CSR rows, whose table reads miss the cache.
     """
 
-    def __init__(self, X, alpha, bounds, smoothing, n_features=None):
+    def __init__(self, X, alpha, bounds, smoothing, n_features=None, blocks=None):
         self.X = X
         self.bounds = bounds
         self.smoothing = smoothing
+        self.blocks = blocks if blocks is not None and blocks.free.all() else None
         Xs = _as_scipy(X)
         self.lengths = np.asarray(Xs.sum(axis=1), dtype=np.float64).ravel()
         background = np.asarray(Xs.sum(axis=0), dtype=np.float64).ravel() + alpha
@@ -252,8 +260,14 @@ class DocumentSeeds:
         """[n_samples, n_centres] cost ``n_i KL(p_i || c)``, clipped at 0."""
         n_samples, n_centers = self.X.shape[0], log_centers.shape[1]
         jll = np.empty((n_samples, n_centers), dtype=PARAM_DTYPE)
-        kernels.joint_log_likelihood(self.X.data, self.X.indices, self.X.indptr,
-                                     np.zeros(n_centers), log_centers, self.bounds, jll)
+        if self.blocks is None:
+            kernels.joint_log_likelihood(self.X.data, self.X.indices, self.X.indptr,
+                                         np.zeros(n_centers), log_centers, self.bounds, jll)
+        else:
+            blocks = self.blocks
+            blocked.blocked_jll(blocks.rows_per_block, blocks.dstart, blocks.cols, blocks.col_ptr,
+                                blocks.ent_row, blocks.ent_val, np.zeros(n_centers), log_centers,
+                                jll)
         with np.errstate(invalid="ignore"):
             cost = self.neg_entropy[:, None] - jll
         # rounding can dip below 0; -inf jll (alpha=0, a word absent from b)
@@ -268,7 +282,7 @@ _TRIAL_BLOCK = 8
 
 
 def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, bounds, smoothing=0.5,
-                       n_local_trials=N_LOCAL_TRIALS, n_features=None):
+                       n_local_trials=N_LOCAL_TRIALS, n_features=None, blocks=None):
     """Greedy k-means++ seeding of documents with the KL divergence.
 
     The first seed is a document drawn uniformly. Every next one is the best
@@ -294,10 +308,10 @@ def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, bounds, smoothing=
 
     Returns ``(log_centers, seeds)``: the [X.shape[1], n_clusters] log word
     distributions of the smoothed seed documents and their row indices
-    (``n_features``: as for :class:`DocumentSeeds`).
+    (``n_features`` and ``blocks``: as for :class:`DocumentSeeds`).
     """
     n_samples = X.shape[0]
-    seeding = DocumentSeeds(X, alpha, bounds, smoothing, n_features)
+    seeding = DocumentSeeds(X, alpha, bounds, smoothing, n_features, blocks)
     seeds = [int(random_state.randint(n_samples))]
     current = seeding.costs(seeding.log_centers(seeds))[:, 0]
     # a seed is covered: it is never drawn again (its divergence from its own

@@ -748,9 +748,10 @@ class MultinomialMixture(_CSRMixtureMixin):
             self._m_step(data, assignment_counts(data, labels, n_components))
             return
         if self.init_params == "kmeans++":
+            # (the EM passes need the blocked copy anyway: the seeding's passes use it too)
             log_prob, _ = kl_kmeans_plusplus(data.X, n_components, random_state, alpha=self.alpha,
                                              bounds=data.bounds, smoothing=_SEED_SMOOTHING,
-                                             n_features=self.n_features_in_)
+                                             n_features=self.n_features_in_, blocks=data.blocks())
         else:  # random_from_data
             rows = random_state.choice(n_samples, size=n_components, replace=False)
             log_prob = DocumentSeeds(data.X, self.alpha, data.bounds, _SEED_SMOOTHING,

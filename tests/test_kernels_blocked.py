@@ -10,9 +10,10 @@ import scipy.sparse as sp
 from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, expected_counts, make_blocks,
                           make_em_data)
 from fastem._config import BLOCK_BYTES
-from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
+from fastem._kernels._intrinsics import FLAT_MAX_WIDTH
+from fastem._kernels.blocked import blocked_em_pass, blocked_jll, exact_in_float32
 from fastem._validation import CSR, check_csr
-from reference import ref_blocks, ref_em_pass, ref_fixed_counts
+from reference import ref_blocks, ref_em_pass, ref_fixed_counts, ref_joint_log_likelihood
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
                               Csr, random_csr)
 
@@ -83,6 +84,27 @@ def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_pe
     np.testing.assert_allclose(dense, want_counts, rtol=1e-15)
     np.testing.assert_allclose(blocks.fixed_class, want_class, rtol=1e-15)
     assert np.all(blocks.fixed_val > 0)
+
+
+@pytest.mark.parametrize("n_components", [1, 3, FLAT_MAX_WIDTH, FLAT_MAX_WIDTH + 1, 40])
+@pytest.mark.parametrize("rows_per_block", [1, 7, 60])
+def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads):
+    """The joint log-likelihood from the blocked copy (both E-phase loops:
+    K up to FLAT_MAX_WIDTH and more); a row left out of the copy (weight 0)
+    gets the prior alone."""
+    rng = np.random.default_rng(n_components)
+    c = random_csr(rng, 50, 30, 0.3, np.float64, np.int32)
+    weight = np.ones(50)
+    weight[[4, 49]] = 0.0
+    blocks = make_blocks(as_csr(c), n_components, n_threads, weight=weight,
+                         rows_per_block=rows_per_block)
+    log_prior = np.log(rng.dirichlet(np.ones(n_components)))
+    log_prob = np.log(rng.dirichlet(np.ones(30), size=n_components).T.copy())
+    out = np.full((50, n_components), np.nan)
+    blocked_jll(blocks.rows_per_block, *blocks[1:6], log_prior, log_prob, out)
+    want = ref_joint_log_likelihood(c.X, log_prior, log_prob)
+    want[[4, 49]] = log_prior
+    np.testing.assert_allclose(out, want, rtol=1e-13)
 
 
 def test_default_block_size():

@@ -28,6 +28,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastem import MultinomialMixture
+from fastem._base import make_blocks
 from fastem._kernels import csr as kernels
 from fastem._multinomial import DocumentSeeds, kl_kmeans_plusplus
 from fastem._validation import check_csr
@@ -231,9 +232,11 @@ def test_kmeans_plusplus_seeds_cover_the_classes(big_corpus):
     assert covered["random_from_data"] <= 5
 
 
-def test_seeding_costs_are_kl_divergences():
+@pytest.mark.parametrize("blocked", [False, True], ids=["csr", "blocked"])
+def test_seeding_costs_are_kl_divergences(blocked):
     """``DocumentSeeds.costs`` is ``n_i KL(p_i || c)``, on a CSR with
-    duplicate and unsorted entries and an empty row."""
+    duplicate and unsorted entries and an empty row, walking the CSR rows or
+    the blocked copy."""
     rng = np.random.RandomState(0)
     dense = rng.poisson(0.7, size=(12, 9)).astype(float)
     dense[4] = 0.0
@@ -250,7 +253,10 @@ def test_seeding_costs_are_kl_divergences():
     Xdup = sp.csr_matrix((data, indices, indptr), shape=X.shape)
     assert not Xdup.has_canonical_format
     C = check_csr(Xdup)
-    seeds = DocumentSeeds(C, 0.3, kernels.chunk_bounds(C.indptr, 2), smoothing=0.5)
+    blocks = make_blocks(C, 3, 2, rows_per_block=5) if blocked else None
+    seeds = DocumentSeeds(C, 0.3, kernels.chunk_bounds(C.indptr, 2), smoothing=0.5,
+                          blocks=blocks)
+    assert (seeds.blocks is None) == (not blocked)
     rows = [0, 4, 7]
     log_centers = seeds.log_centers(rows)
     assert log_centers.flags.c_contiguous and log_centers.shape == (9, 3)
@@ -266,6 +272,24 @@ def test_seeding_costs_are_kl_divergences():
         for c in range(3):
             expected = lengths[i] * rel_entr(p, np.exp(log_centers[:, c])).sum()
             assert_allclose(cost[i, c], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_kmeans_plusplus_on_the_blocked_copy_picks_the_same_seeds(big_corpus):
+    """The fit's seeding reads the blocked copy; the costs agree with the CSR
+    walk's (same seeds), and a copy that leaves rows out is not used."""
+    X = check_csr(big_corpus[0])
+    bounds = kernels.chunk_bounds(X.indptr, 2)
+    blocks = make_blocks(X, 6, 2)
+    for seed in range(3):
+        want = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds)
+        got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds,
+                                 blocks=blocks)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])
+    weight = np.ones(X.shape[0])
+    weight[3] = 0.0  # row 3 is not in this copy
+    partial = make_blocks(X, 6, 2, weight=weight)
+    assert DocumentSeeds(X, 0.5, bounds, 0.5, blocks=partial).blocks is None
 
 
 def test_kmeans_plusplus_degenerate_inputs():

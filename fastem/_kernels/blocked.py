@@ -181,14 +181,11 @@ def column_cost(cols, col_ptr, n_features):
 
 
 @njit(**JIT)
-def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
-                  weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
-    """Weighted responsibilities of block ``b``'s free rows into ``buf``
-    [R, K] (other rows get 0: no entry reads them); adds the block's class
-    counts to ``class_acc`` and returns its objective."""
+def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
+               buf):
+    """``buf[r] = log_prior + sum of ent_val * log_prob[col]`` over the
+    entries of row ``r`` of block ``b``, for ``r < n_block_rows``."""
     n_components = log_prob.shape[1]
-    r0 = b * rows_per_block
-    n_block_rows = min(n_samples, r0 + rows_per_block) - r0
     for r in range(n_block_rows):
         for k in range(n_components):
             buf[r, k] = log_prior[k]
@@ -200,6 +197,36 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
             for k0 in range(0, n_components, RUN_WIDTH):
                 column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d],
                                col_ptr[d + 1], k0)
+
+
+@njit(**PARALLEL_JIT)
+def blocked_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
+                out):
+    """``out[i, k] = log_prior[k] + sum_w X[i, w] * log_prob[w, k]`` (the
+    joint log-likelihood of ``csr.joint_log_likelihood``) from the blocked
+    copy, each block's rows of ``out`` [n_samples, K] (C-ordered) serving as
+    its buffer. A row the copy does not hold (not free) gets ``log_prior``.
+    Each value is summed in a fixed order (the block's columns in increasing
+    order), whatever the thread count."""
+    n_samples = out.shape[0]
+    n_blocks = dstart.shape[0] - 1
+    for b in prange(n_blocks):
+        r0 = b * rows_per_block
+        r1 = min(n_samples, r0 + rows_per_block)
+        _block_jll(b, r1 - r0, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
+                   out[r0:r1])
+
+
+@njit(**JIT)
+def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
+                  weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
+    """Weighted responsibilities of block ``b``'s free rows into ``buf``
+    [R, K] (other rows get 0: no entry reads them); adds the block's class
+    counts to ``class_acc`` and returns its objective."""
+    n_components = log_prob.shape[1]
+    r0 = b * rows_per_block
+    n_block_rows = min(n_samples, r0 + rows_per_block) - r0
+    _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob, buf)
     # the posteriors, a chunk of rows at a time (rows that are not free get
     # weight 0: no entry of the block reads their buffer rows)
     rows = posterior_chunk_rows(n_components)
