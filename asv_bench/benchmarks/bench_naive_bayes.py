@@ -1,4 +1,5 @@
-"""NaiveBayesEM fits and the fused EM pass on a seeded synthetic corpus.
+"""NaiveBayesEM and MultinomialMixture fits and the fused EM pass on a
+seeded synthetic corpus.
 
 Fits run a fixed number of iterations (``tol=0``) so timings measure
 iterations, not convergence luck.
@@ -11,7 +12,7 @@ import numba
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from fastem import NaiveBayesEM
+from fastem import MultinomialMixture, NaiveBayesEM
 from fastem._base import make_blocks
 from fastem._kernels import blocked
 from fastem._kernels import csr as kernels
@@ -54,6 +55,32 @@ class NaiveBayesEMFit:
         return _fit(self.X, self.y_partial, n_classes, n_jobs).score(self.X, self.y)
 
 
+def _fit_mixture(X, n_components, init_params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return MultinomialMixture(n_components, alpha=0.1, max_iter=MAX_ITER, tol=0.0,
+                                  init_params=init_params, random_state=0).fit(X)
+
+
+class MultinomialMixtureFit:
+    """Clustering fits: the default k-means++ seeding (n_components x 30
+    candidate centres, each a pass over the blocked copy) against a random
+    partition, then MAX_ITER iterations."""
+    params = ([5, 20], ["kmeans++", "random"])
+    param_names = ["n_components", "init_params"]
+    timeout = 300
+
+    def setup(self, n_components, init_params):
+        self.X, _, _ = corpus(n_classes=n_components)
+        _fit_mixture(self.X[:200], n_components, init_params)  # JIT warm-up
+
+    def time_fit(self, n_components, init_params):
+        _fit_mixture(self.X, n_components, init_params)
+
+    def track_objective(self, n_components, init_params):
+        return _fit_mixture(self.X, n_components, init_params).lower_bound_
+
+
 class Kernels:
     params = [2, 5, 20, 50]
     param_names = ["n_classes"]
@@ -78,6 +105,7 @@ class Kernels:
         self.counts = np.empty((X.shape[1], n_classes))
         self.class_counts = np.empty(n_classes)
         # compile (or load from cache) before timing; also fills jll and resp
+        self.time_blocked_jll(n_classes)
         self.time_joint_log_likelihood(n_classes)
         self.time_log_posterior(n_classes)
         self.time_scatter_counts(n_classes)
@@ -86,6 +114,11 @@ class Kernels:
 
     def time_joint_log_likelihood(self, n_classes):
         kernels.joint_log_likelihood(*self.args, self.log_prior, self.log_prob, self.bounds, self.jll)
+
+    def time_blocked_jll(self, n_classes):
+        """The joint log-likelihood over the blocked copy (k-means++ seeding)."""
+        b = self.blocks
+        blocked.blocked_jll(b.rows_per_block, *b[1:6], self.log_prior, self.log_prob, self.jll)
 
     def time_log_posterior(self, n_classes):
         kernels.log_posterior(self.jll, self.resp, self.log_norm)
