@@ -243,7 +243,8 @@ RUN_WIDTH = RUN_LANES * RUN_VECTORS
 #: ``block_scatter`` loads the table row again (K / 4 more loads, from L1 but
 #: for a run's first entry); ``column_scatter`` pays one mispredicted loop
 #: exit per run (runs average 9 entries on the benchmark corpus). The scatter
-#: alone on that corpus, 2 threads, ms (column runs / block_scatter): K=5
+#: alone on that corpus, 2 threads, ms (column runs / a prototype of
+#: block_scatter): K=5
 #: 8.9/7.6, K=8 11.1/9.5, K=16 17.3/15.1, K=20 20.1/16.0, K=24 21.6/20.8,
 #: K=28 23.6/26.5, K=32 28.5/32.6; the whole E phase (with the posteriors)
 #: K=5 10.2/9.2, K=16 18.6/17.5, K=20 20.0/19.3.
@@ -348,6 +349,38 @@ class _Emit:
         row = builder.gep(buf_col, [builder.mul(r, buf_stride)])
         return builder.bitcast(row, self.context.get_value_type(buf_ty.dtype).as_pointer())
 
+    def entry_loop(self, count, start, stop, carried):
+        """Open a loop over ``e`` in ``start:stop`` that carries the values
+        ``carried`` (their values on entry) and leave the builder in its body.
+        Returns ``(e, phis, close)``: ``close(updated)`` ends the body with
+        the carried values' next values and leaves the builder after the
+        loop, where ``phis`` hold their last values."""
+        builder = self.builder
+        bb_pre = builder.block
+        bb_cond = builder.append_basic_block(f"run.w{count}.cond")
+        bb_body = builder.append_basic_block(f"run.w{count}.body")
+        bb_done = builder.append_basic_block(f"run.w{count}.done")
+        builder.branch(bb_cond)
+        builder.position_at_end(bb_cond)
+        e = builder.phi(self.intp)
+        e.add_incoming(start, bb_pre)
+        phis = []
+        for value in carried:
+            phi = builder.phi(value.type)
+            phi.add_incoming(value, bb_pre)
+            phis.append(phi)
+        builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
+        builder.position_at_end(bb_body)
+
+        def close(updated):
+            e.add_incoming(builder.add(e, self.const(1)), builder.block)
+            for phi, value in zip(phis, updated):
+                phi.add_incoming(value, builder.block)
+            builder.branch(bb_cond)
+            builder.position_at_end(bb_done)
+
+        return e, phis, close
+
     def switch_on_width(self, width, emit_case):
         """Branch once on ``width`` (1 .. RUN_WIDTH) to a loop emitted for that
         width by ``emit_case(count, pieces)``, so that the values of a row stay
@@ -369,7 +402,7 @@ def _column_run_codegen(scatter, context, builder, signature, args):
     table_ty, w_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
     table_v, w_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
     em = _Emit(context, builder)
-    intp, const = em.intp, em.const
+    const = em.const
     table = context.make_array(table_ty)(context, builder, table_v)
     buf = context.make_array(buf_ty)(context, builder, buf_v)
     rows = context.make_array(row_ty)(context, builder, row_v)
@@ -387,21 +420,7 @@ def _column_run_codegen(scatter, context, builder, signature, args):
         buf_io = [em.piece_io(buf_ty.dtype, lanes) for _, lanes in pieces]
         table_ptrs = [builder.gep(table_row, [const(offset)]) for offset, _ in pieces]
         initial = [io[0](ptr) for io, ptr in zip(table_io, table_ptrs)]
-        bb_pre = builder.block
-        bb_cond = builder.append_basic_block(f"run.w{count}.cond")
-        bb_body = builder.append_basic_block(f"run.w{count}.body")
-        bb_done = builder.append_basic_block(f"run.w{count}.done")
-        builder.branch(bb_cond)
-        builder.position_at_end(bb_cond)
-        e = builder.phi(intp)
-        e.add_incoming(start, bb_pre)
-        held = []
-        for (_, lanes), value in zip(pieces, initial):
-            phi = builder.phi(em.value_type(lanes))
-            phi.add_incoming(value, bb_pre)
-            held.append(phi)
-        builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
-        builder.position_at_end(bb_body)
+        e, held, close = em.entry_loop(count, start, stop, initial)
         r, x, _ = em.entry(rows, row_ty, vals, val_ty, e)
         splats = {lanes: x if lanes == 1 else _splat(builder, x, em.value_type(lanes))
                   for _, lanes in pieces}
@@ -415,11 +434,7 @@ def _column_run_codegen(scatter, context, builder, signature, args):
                 updated.append(h)
             else:  # held table row += x * buf row
                 updated.append(em.fma(splats[lanes], other, h, lanes))
-        e.add_incoming(builder.add(e, const(1)), builder.block)
-        for h, value in zip(held, updated):
-            h.add_incoming(value, builder.block)
-        builder.branch(bb_cond)
-        builder.position_at_end(bb_done)
+        close(updated)
         if not scatter:
             for (_, store_table), h, ptr in zip(table_io, held, table_ptrs):
                 store_table(h, ptr)
@@ -433,7 +448,7 @@ def _block_scatter_codegen(context, builder, signature, args):
     table_ty, cols_ty, d_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
     table_v, cols_v, d_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
     em = _Emit(context, builder)
-    intp, const = em.intp, em.const
+    const = em.const
     i8p = ir.IntType(8).as_pointer()
     table = context.make_array(table_ty)(context, builder, table_v)
     cols = context.make_array(cols_ty)(context, builder, cols_v)
@@ -452,18 +467,7 @@ def _block_scatter_codegen(context, builder, signature, args):
     def emit_case(count, pieces):
         table_io = [em.piece_io(table_ty.dtype, lanes) for _, lanes in pieces]
         buf_io = [em.piece_io(buf_ty.dtype, lanes) for _, lanes in pieces]
-        bb_pre = builder.block
-        bb_cond = builder.append_basic_block(f"run.w{count}.cond")
-        bb_body = builder.append_basic_block(f"run.w{count}.body")
-        bb_done = builder.append_basic_block(f"run.w{count}.done")
-        builder.branch(bb_cond)
-        builder.position_at_end(bb_cond)
-        e = builder.phi(intp)
-        e.add_incoming(start, bb_pre)
-        d = builder.phi(intp)
-        d.add_incoming(d_before, bb_pre)
-        builder.cbranch(builder.icmp_signed("<", e, stop), bb_body, bb_done)
-        builder.position_at_end(bb_body)
+        e, (d,), close = em.entry_loop(count, start, stop, [d_before])
         r, x, starts = em.entry(rows, row_ty, vals, val_ty, e)
         d_next = builder.add(d, starts)
         w = em.as_intp(builder.load(builder.gep(cols.data, [d_next])), cols_ty.dtype)
@@ -476,10 +480,7 @@ def _block_scatter_codegen(context, builder, signature, args):
             ptr = builder.gep(row, [const(offset)])
             value = load_table(builder.gep(table_row, [const(offset)]))
             store_buf(em.fma(splat, value, load_buf(ptr), lanes), ptr)
-        e.add_incoming(builder.add(e, const(1)), builder.block)
-        d.add_incoming(d_next, builder.block)
-        builder.branch(bb_cond)
-        builder.position_at_end(bb_done)
+        close([d_next])
 
     em.switch_on_width(em.width(table, k0), emit_case)
     return context.get_dummy_value()
