@@ -248,8 +248,8 @@ def _fixed_counts(X, n_components, fixed, weight, components):
 
 def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_bounds=None,
                 rows_per_block=None):
-    """The :class:`Blocks` copy of a validated CSR ``X`` (its values must not
-    be negative: the copy marks where runs start by sign) for a pass with
+    """The :class:`Blocks` copy of a validated CSR ``X`` (finite values, none
+    negative: the copy marks where runs start by sign) for a pass with
     ``n_components`` components on ``n_threads`` threads, with the rows'
     ``weight``, ``labels`` and ``label_bounds`` (as in :class:`EMData`; by
     default every row is free with weight 1).
@@ -314,6 +314,15 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     col_split = kernels.chunk_bounds(cost, n_threads)
     return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split, free,
                   *fixed_counts)
+
+
+def blocks_jll(blocks, log_prior, log_prob, n_samples):
+    """Joint log-likelihood [n_samples, K] of the rows a :class:`Blocks`
+    copy holds (``log_prior`` alone for the others): ``blocked.blocked_jll``."""
+    out = np.empty((n_samples, log_prob.shape[1]), dtype=PARAM_DTYPE)
+    blocked.blocked_jll(blocks.rows_per_block, blocks.dstart, blocks.cols, blocks.col_ptr,
+                        blocks.ent_row, blocks.ent_val, log_prior, log_prob, out)
+    return out
 
 
 class LazyBlocks:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, expected_counts, make_blocks,
-                          make_em_data)
+from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, blocks_jll, expected_counts,
+                          make_blocks, make_em_data)
 from fastem._config import BLOCK_BYTES
 from fastem._kernels._intrinsics import FLAT_MAX_WIDTH
-from fastem._kernels.blocked import blocked_em_pass, blocked_jll, exact_in_float32
+from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
 from reference import ref_blocks, ref_em_pass, ref_fixed_counts, ref_joint_log_likelihood
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
@@ -100,11 +100,28 @@ def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads):
                          rows_per_block=rows_per_block)
     log_prior = np.log(rng.dirichlet(np.ones(n_components)))
     log_prob = np.log(rng.dirichlet(np.ones(30), size=n_components).T.copy())
-    out = np.full((50, n_components), np.nan)
-    blocked_jll(blocks.rows_per_block, *blocks[1:6], log_prior, log_prob, out)
+    out = blocks_jll(blocks, log_prior, log_prob, 50)
     want = ref_joint_log_likelihood(c.X, log_prior, log_prob)
     want[[4, 49]] = log_prior
     np.testing.assert_allclose(out, want, rtol=1e-13)
+
+
+def test_blocked_jll_is_bitwise_the_same_for_any_thread_count():
+    rng = np.random.default_rng(5)
+    c = random_csr(rng, 300, 40, 0.2, np.float64, np.int32)
+    log_prob = np.log(rng.dirichlet(np.ones(40), size=6).T.copy())
+    log_prior = np.log(rng.dirichlet(np.ones(6)))
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(n_threads)
+            blocks = make_blocks(as_csr(c), 6, n_threads, rows_per_block=16)
+            results.append(blocks_jll(blocks, log_prior, log_prob, 300))
+    finally:
+        numba.set_num_threads(previous)
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
 
 
 def test_default_block_size():

@@ -280,6 +280,7 @@ def test_kmeans_plusplus_on_the_blocked_copy_picks_the_same_seeds(big_corpus):
     X = check_csr(big_corpus[0])
     bounds = kernels.chunk_bounds(X.indptr, 2)
     blocks = make_blocks(X, 6, 2)
+    assert DocumentSeeds(X, 0.5, bounds, 0.5, blocks=blocks).blocks is blocks
     for seed in range(3):
         want = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds)
         got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds,
@@ -290,6 +291,23 @@ def test_kmeans_plusplus_on_the_blocked_copy_picks_the_same_seeds(big_corpus):
     weight[3] = 0.0  # row 3 is not in this copy
     partial = make_blocks(X, 6, 2, weight=weight)
     assert DocumentSeeds(X, 0.5, bounds, 0.5, blocks=partial).blocks is None
+    other = make_blocks(check_csr(big_corpus[0][:10]), 6, 2)
+    with pytest.raises(ValueError, match="rows"):
+        DocumentSeeds(X, 0.5, bounds, 0.5, blocks=other)
+
+
+def test_fit_seeds_from_the_blocked_copy(corpus, monkeypatch):
+    """``MultinomialMixture.fit`` hands the seeding its blocked copy."""
+    import fastem._multinomial as multinomial
+    calls = []
+    real = multinomial.blocks_jll
+    monkeypatch.setattr(multinomial, "blocks_jll", lambda *a: calls.append(1) or real(*a))
+    X = corpus[0]
+    with pytest.warns(ConvergenceWarning):
+        MultinomialMixture(3, max_iter=2, random_state=0).fit(X)
+    n_local_trials = multinomial.N_LOCAL_TRIALS
+    # one call for the first seed, then ceil(trials / block) per further seed
+    assert len(calls) == 1 + 2 * -(-n_local_trials // multinomial._TRIAL_BLOCK)
 
 
 def test_kmeans_plusplus_degenerate_inputs():

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fastem import MultinomialMixture, NaiveBayesEM
-from fastem._base import make_blocks
+from fastem._base import blocks_jll, make_blocks
 from fastem._kernels import blocked
 from fastem._kernels import csr as kernels
 from fastem._validation import CSR
@@ -117,8 +117,7 @@ class Kernels:
 
     def time_blocked_jll(self, n_classes):
         """The joint log-likelihood over the blocked copy (k-means++ seeding)."""
-        b = self.blocks
-        blocked.blocked_jll(b.rows_per_block, *b[1:6], self.log_prior, self.log_prob, self.jll)
+        blocks_jll(self.blocks, self.log_prior, self.log_prob, self.n_samples)
 
     def time_log_posterior(self, n_classes):
         kernels.log_posterior(self.jll, self.resp, self.log_norm)

@@ -212,7 +212,7 @@ def vlog(x):
 # ---------------------------------------------------------------------------
 # The blocked pass (``fastem._kernels.blocked``) spends its time in one loop
 # shape: the entries ``e`` of one column ``w`` of a row block, each adding
-# ``ent_val[e]`` times one [K] row to another. Written as Numba loops over k,
+# ``|ent_val[e]|`` times one [K] row to another. Written as Numba loops over k,
 # LLVM vectorises each row update on its own: per entry it re-checks that the
 # two rows do not overlap, runs a vector loop and its remainder, and the M
 # phase reads and writes ``counts[w]`` through memory for every entry
@@ -223,7 +223,10 @@ def vlog(x):
 # Measured on the 9M-entry benchmark corpus at K = 20, 2 threads: E phase
 # 29 -> 18 ms, M phase 29 -> 16 ms. Every value gets one fused multiply-add
 # per entry, in entry order (the Numba loops it replaces agree to 7e-16
-# relative: LLVM did not fuse every one of theirs).
+# relative: LLVM did not fuse every one of theirs). ``block_scatter`` is the
+# E phase's variant for small K: it reloads the table row per entry instead
+# of holding it, and so walks all of a block's runs in one loop (see
+# FLAT_MAX_WIDTH).
 
 #: float64 lanes per vector (one AVX2 register) ...
 RUN_LANES = 4
@@ -336,9 +339,13 @@ class _Emit:
         builder = self.builder
         r = builder.load(builder.gep(rows.data, [e]))
         r = builder.sext(r, self.intp) if row_ty.dtype.signed else builder.zext(r, self.intp)
-        x = self.context.cast(builder, builder.load(builder.gep(vals.data, [e])), val_ty.dtype,
-                              types.float64)
-        starts = builder.zext(builder.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)), self.intp)
+        stored = builder.load(builder.gep(vals.data, [e]))
+        # the sign bit, read as an integer: a comparison with 0.0 would miss a
+        # negated subnormal when the CPU reads subnormals as zero (DAZ)
+        bits = ir.IntType(val_ty.dtype.bitwidth)
+        starts = builder.zext(builder.icmp_signed("<", builder.bitcast(stored, bits),
+                                                  ir.Constant(bits, 0)), self.intp)
+        x = self.context.cast(builder, stored, val_ty.dtype, types.float64)
         fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(x.type, [x.type]),
                                               "llvm.fabs.f64")
         return r, builder.call(fabs, [x]), starts
@@ -543,7 +550,7 @@ def _py_block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0):
     k1 = min(k0 + RUN_WIDTH, table.shape[1])
     d -= 1
     for e in range(start, stop):
-        d += ent_val[e] < 0
+        d += np.signbit(ent_val[e])
         buf[ent_row[e], k0:k1] += np.float64(abs(ent_val[e])) * table[cols[d], k0:k1]
 
 
@@ -569,8 +576,9 @@ column_scatter.__doc__ = _COLUMN_RUN_DOC.format(
 block_scatter.__doc__ = """``buf[ent_row[e]] += |ent_val[e]| * table[cols[d(e)]]`` for ``e``
 in ``start:stop`` (in that order), over the columns ``k0:k1`` as in
 ``column_scatter``: the runs ``d, d + 1, ...`` of a block, one after the
-other, in one loop. ``d(e)`` is ``d - 1`` plus the number of negative values
-in ``ent_val[start:e + 1]`` (``ent_val[start]`` must be one). Per entry the
+other, in one loop. ``d(e)`` is ``d - 1`` plus the number of values in
+``ent_val[start:e + 1]`` with the sign bit set (``ent_val[start]`` must be
+one). Per entry the
 table row is loaded again (from L1 but for a run's first entry) instead of
 held in registers for the run, and no branch depends on where runs end: the
 same sums as ``column_scatter`` run by run, bit for bit. Nothing is

@@ -25,8 +25,8 @@ memory), and the random access falls on the block's [R, K] buffer, which
 stays in cache. The M phase's loop over one column's entries holds the
 table row in vector registers for the whole run (``column_gather`` in
 ``._intrinsics``); so does the E phase's for more than ``FLAT_MAX_WIDTH``
-components (``column_scatter``), and for fewer it walks all of a block's
-runs in one loop that finds their starts from the negated values
+components (``column_scatter``), and for at most that many it walks all of
+a block's runs in one loop that finds their starts from the negated values
 (``block_scatter``: no mispredicted branch where a run ends).
 
 Only the *free* rows are copied (non-zero weight, component unknown). A row
@@ -148,7 +148,7 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
                         pos[indices[p]] = e + 1
                         ent_row[e] = r - r0
                         ent_val[e] = data[p]
-            for d in range(d0, d0 + n_distinct):
+            for d in range(d0, d0 + n_distinct):  # mark the runs' starts (sign bit set)
                 ent_val[col_ptr[d]] = -ent_val[col_ptr[d]]
     col_ptr[dstart[n_blocks]] = estart[n_blocks]
 
@@ -183,15 +183,16 @@ def column_cost(cols, col_ptr, n_features):
 @njit(**JIT)
 def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
                buf):
-    """``buf[r] = log_prior + sum of ent_val * log_prob[col]`` over the
+    """``buf[r] = log_prior + sum of |ent_val| * log_prob[col]`` over the
     entries of row ``r`` of block ``b``, for ``r < n_block_rows``."""
     n_components = log_prob.shape[1]
     for r in range(n_block_rows):
         for k in range(n_components):
             buf[r, k] = log_prior[k]
     if n_components <= FLAT_MAX_WIDTH:
-        block_scatter(log_prob, cols, dstart[b], buf, ent_row, ent_val, col_ptr[dstart[b]],
-                      col_ptr[dstart[b + 1]], 0)
+        for k0 in range(0, n_components, RUN_WIDTH):  # (one call, unless RUN_WIDTH < K)
+            block_scatter(log_prob, cols, dstart[b], buf, ent_row, ent_val, col_ptr[dstart[b]],
+                          col_ptr[dstart[b + 1]], k0)
     else:  # all of a run's columns while its buffer rows are in L1
         for d in range(dstart[b], dstart[b + 1]):
             for k0 in range(0, n_components, RUN_WIDTH):
