@@ -213,18 +213,15 @@ def test_block_scatter_matches_the_runs_one_by_one(n_components, table_dtype, va
 
 def test_block_scatter_counts_a_negative_zero_as_a_run_start():
     """Runs start where the sign bit is set, not where the value is below 0:
-    a marked subnormal that the CPU reads as zero (DAZ) still starts its run.
-    An empty range changes nothing."""
+    a marked subnormal that the CPU reads as zero (DAZ) still starts its run,
+    so the entries after it read the right column. An empty range changes
+    nothing."""
     table = np.arange(12.0).reshape(3, 4)
     buf = np.zeros((2, 4))
     cols = np.array([0, 2], dtype=np.int32)
-    ent_row = np.array([0, 1, 1], dtype=np.uint16)
-    ent_val = np.array([-1.0, 2.0, -0.0])  # runs: entries 0-1 (column 0), 2 (column 2)
-    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 0, 3, 0)
-    np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + 0.0 * table[2]])
-    ent_val[2] = -1.0  # the third entry now adds column 2, not column 0
-    buf[:] = 0.0
-    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 0, 3, 0)
-    np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + table[2]])
+    ent_row = np.array([0, 1, 0, 1], dtype=np.uint16)
+    ent_val = np.array([-1.0, 2.0, -0.0, 3.0])  # runs: entries 0-1 (column 0), 2-3 (column 2)
+    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 0, 4, 0)
+    np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + 3.0 * table[2]])
     _block_scatter(table, cols, 0, buf, ent_row, ent_val, 2, 2, 0)
-    np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + table[2]])
+    np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + 3.0 * table[2]])
