@@ -238,8 +238,8 @@ RUN_WIDTH = RUN_LANES * RUN_VECTORS
 
 # The entries of the blocked copy (see ``fastem._kernels.blocked``) have
 # positive values, and the first entry of each column's run is stored
-# negated: ``block_scatter`` finds the run starts from the signs, without a
-# branch, and every loop here reads ``abs(ent_val[e])``.
+# negated: ``block_scatter`` finds the run starts from the sign bits, without
+# a branch, and every loop here reads ``abs(ent_val[e])``.
 
 #: the E phase walks a block with ``block_scatter`` when K is at most this,
 #: and run by run with ``column_scatter`` for more. Per entry,
@@ -247,10 +247,9 @@ RUN_WIDTH = RUN_LANES * RUN_VECTORS
 #: for a run's first entry); ``column_scatter`` pays one mispredicted loop
 #: exit per run (runs average 9 entries on the benchmark corpus). The scatter
 #: alone on that corpus, 2 threads, ms (column runs / a prototype of
-#: block_scatter): K=5
-#: 8.9/7.6, K=8 11.1/9.5, K=16 17.3/15.1, K=20 20.1/16.0, K=24 21.6/20.8,
-#: K=28 23.6/26.5, K=32 28.5/32.6; the whole E phase (with the posteriors)
-#: K=5 10.2/9.2, K=16 18.6/17.5, K=20 20.0/19.3.
+#: block_scatter): K=5 8.9/7.6, K=8 11.1/9.5, K=16 17.3/15.1, K=20 20.1/16.0,
+#: K=24 21.6/20.8, K=28 23.6/26.5, K=32 28.5/32.6; the whole E phase (with
+#: the posteriors) K=5 10.2/9.2, K=16 18.6/17.5, K=20 20.0/19.3.
 FLAT_MAX_WIDTH = 24
 
 
@@ -334,8 +333,8 @@ class _Emit:
                               self.const(RUN_WIDTH), width)
 
     def entry(self, rows, row_ty, vals, val_ty, e):
-        """``(ent_row[e] as intp, abs(ent_val[e]) as float64, whether
-        ent_val[e] < 0 as intp 0 or 1)``."""
+        """``(ent_row[e] as intp, abs(ent_val[e]) as float64, whether the
+        sign bit of ent_val[e] is set, as intp 0 or 1)``."""
         builder = self.builder
         r = builder.load(builder.gep(rows.data, [e]))
         r = builder.sext(r, self.intp) if row_ty.dtype.signed else builder.zext(r, self.intp)
@@ -558,7 +557,7 @@ _COLUMN_RUN_DOC = """``{what}`` for ``e`` in ``start:stop`` (in that order), ove
 the columns ``k0:k1`` with ``k1 = min(k0 + RUN_WIDTH, table.shape[1])``, one
 fused multiply-add per value and step. ``table`` and ``buf`` are C-ordered
 2-D arrays with the same number of columns; {table}, ``buf`` float64.
-The values are read as ``abs(ent_val[e])`` (a negative value marks where a
+The values are read as ``abs(ent_val[e])`` (a set sign bit marks where a
 run starts: see ``block_scatter``). Nothing is bounds-checked: ``w``,
 ``ent_row[start:stop]`` and ``k0`` must be valid."""
 
@@ -578,8 +577,7 @@ in ``start:stop`` (in that order), over the columns ``k0:k1`` as in
 ``column_scatter``: the runs ``d, d + 1, ...`` of a block, one after the
 other, in one loop. ``d(e)`` is ``d - 1`` plus the number of values in
 ``ent_val[start:e + 1]`` with the sign bit set (``ent_val[start]`` must be
-one). Per entry the
-table row is loaded again (from L1 but for a run's first entry) instead of
-held in registers for the run, and no branch depends on where runs end: the
-same sums as ``column_scatter`` run by run, bit for bit. Nothing is
-bounds-checked."""
+one). Per entry the table row is loaded again (from L1 but for a run's first
+entry) instead of held in registers for the run, and no branch depends on
+where runs end: the same sums as ``column_scatter`` run by run, bit for bit.
+Nothing is bounds-checked."""
