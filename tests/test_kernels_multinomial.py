@@ -38,9 +38,10 @@ def test_smoothed_log_prob_matches_reference(shape, alpha, n_threads):
         assert_allclose(total, want.sum(), rtol=1e-12)
 
 
-def test_smoothed_log_prob_in_place_and_thread_independent():
+@pytest.mark.parametrize("shape", [(300, 4), (20000, 7)])  # one chunk of rows a block, several
+def test_smoothed_log_prob_in_place_and_thread_independent(shape):
     rng = np.random.default_rng(0)
-    counts = rng.random((300, 4))
+    counts = rng.random(shape) * (rng.random(shape) < 0.7)
     expected = ref_smoothed_log_prob(counts, 0.5)
     results = []
     previous = numba.get_num_threads()
@@ -48,13 +49,17 @@ def test_smoothed_log_prob_in_place_and_thread_independent():
         for n in (1, numba.config.NUMBA_NUM_THREADS):
             numba.set_num_threads(n)
             out = counts.copy()
-            smoothed_log_prob(out, 0.5, out, out.shape[0])  # in place
-            results.append(out)
+            sums = smoothed_log_prob(out, 0.5, out, out.shape[0])  # in place
+            results.append((out, sums))
     finally:
         numba.set_num_threads(previous)
-    assert_allclose(results[0], expected, rtol=1e-12)
+    assert_allclose(results[0][0], expected, rtol=1e-12)
+    # the sums read each count before its value overwrites it
+    counted = counts > 0
+    assert_allclose(results[0][1], (np.sum(counts[counted] * expected[counted]), expected.sum()),
+                    rtol=1e-12)
     # fixed summation blocks: identical bits whatever the thread count
-    assert np.array_equal(results[0], results[1])
+    assert np.array_equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])

@@ -8,6 +8,15 @@ from ._intrinsics import vlog
 #: rows of the stored [n_rows, K] table are summed in this many fixed blocks, so
 #: the sums do not depend on the thread count
 _N_BLOCKS = 16
+#: values ``smoothed_log_prob`` takes the log of at a time (they stay in L1).
+#: Its loops run over slices of a block, from 0: a loop over ``range(lo,
+#: hi)`` with ``lo`` read at run time (a prange block's first row) makes
+#: Numba wrap every index that might be negative, and LLVM then vectorises
+#: the loop with gathers and scatters, or not at all. And the logs go in one
+#: flat loop: a loop over K = 20 per row leaves 4 values to scalar code.
+#: Measured on [100000, 20], 1 thread: 8.0 -> 2.6 ms (the wrapping loop over
+#: one flat range alone: 7.4 ms, against 2.4 from 0)
+_VALUES_PER_CHUNK = 2048
 
 
 @njit(**PARALLEL_JIT)
@@ -33,10 +42,12 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     n_rows, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
     for b in prange(_N_BLOCKS):
+        # (each block is sliced and walked from row 0: see _VALUES_PER_CHUNK)
+        block = counts[b * n_rows // _N_BLOCKS:(b + 1) * n_rows // _N_BLOCKS]
         acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
-        for w in range(b * n_rows // _N_BLOCKS, (b + 1) * n_rows // _N_BLOCKS):
+        for w in range(block.shape[0]):
             for k in range(n_components):
-                acc[k] += counts[w, k]
+                acc[k] += block[w, k]
         partial[b] = acc
     log_total = np.empty(n_components)
     empty = np.zeros(n_components, dtype=np.bool_)
@@ -47,36 +58,33 @@ def smoothed_log_prob(counts, alpha, out, n_features):
         empty[k] = total == 0.0
         log_total[k] = vlog(total) if total > 0.0 else 0.0
     uniform = -vlog(np.float64(n_features))
-    # a word with no count at all (most of a hashed vocabulary, a third of a
-    # small corpus's) gets the same row: its values, as stored, made once
-    unseen = np.empty(n_components, dtype=out.dtype)
-    log_alpha = vlog(np.float64(alpha))
-    for k in range(n_components):
-        unseen[k] = uniform if empty[k] else log_alpha - log_total[k]
-    # the two sums are kept per component (one accumulator per k, so the loop
-    # over k vectorises: a single running float sum would chain every value
-    # through one add and keep vlog scalar), then added in a fixed order
+    # the two sums are kept per component (one accumulator per k), then added
+    # in a fixed order
     sums = np.zeros((_N_BLOCKS, 2, n_components))
+    chunk_rows = max(1, _VALUES_PER_CHUNK // max(1, n_components))
     for b in prange(_N_BLOCKS):
+        w0 = b * n_rows // _N_BLOCKS
+        w1 = (b + 1) * n_rows // _N_BLOCKS
+        block_counts = counts[w0:w1]
+        block_out = out[w0:w1]
+        logs = np.empty(chunk_rows * n_components)
         dot = np.zeros(n_components)
         total = np.zeros(n_components)
-        for w in range(b * n_rows // _N_BLOCKS, (b + 1) * n_rows // _N_BLOCKS):
-            seen = False
-            for k in range(n_components):
-                seen |= counts[w, k] != 0.0
-            if not seen:
+        for c0 in range(0, w1 - w0, chunk_rows):
+            n = min(w1 - w0 - c0, chunk_rows)
+            for j in range(n):
                 for k in range(n_components):
-                    out[w, k] = unseen[k]
-                    total[k] += unseen[k]
-                continue
-            for k in range(n_components):
-                count = counts[w, k]
-                # vlog(0) = -inf: a word never counted under alpha = 0
-                value = vlog(count + alpha) - log_total[k]
-                out[w, k] = uniform if empty[k] else value
-                value = out[w, k]  # as stored: a float32 table rounds it
-                total[k] += value
-                dot[k] += count * value if count > 0.0 else 0.0
+                    logs[j * n_components + k] = block_counts[c0 + j, k] + alpha
+            for i in range(n * n_components):  # one flat loop: vectorises whatever K is
+                logs[i] = vlog(logs[i])  # vlog(0) = -inf: a word never counted under alpha = 0
+            for j in range(n):
+                for k in range(n_components):
+                    count = block_counts[c0 + j, k]  # (read before `out`, which may be `counts`)
+                    value = logs[j * n_components + k] - log_total[k]
+                    block_out[c0 + j, k] = uniform if empty[k] else value
+                    value = block_out[c0 + j, k]  # as stored: a float32 table rounds it
+                    total[k] += value
+                    dot[k] += count * value if count > 0.0 else 0.0
         sums[b, 0] = dot
         sums[b, 1] = total
     dot = 0.0
@@ -85,10 +93,13 @@ def smoothed_log_prob(counts, alpha, out, n_features):
         for k in range(n_components):
             dot += sums[b, 0, k]
             total += sums[b, 1, k]
-    unseen_sum = np.float64(0.0)  # (a float32 table: without JIT, 0.0 + float32 is float32)
-    for k in range(n_components):
-        unseen_sum += unseen[k]
-    if n_features > n_rows:  # the words not stored
+    if n_features > n_rows:  # the words not stored: the values of a row without counts
+        log_alpha = vlog(np.float64(alpha))
+        unseen = np.empty(n_components, dtype=out.dtype)
+        unseen_sum = np.float64(0.0)  # (a float32 table: without JIT, 0.0 + float32 is float32)
+        for k in range(n_components):
+            unseen[k] = uniform if empty[k] else log_alpha - log_total[k]
+            unseen_sum += unseen[k]
         total += (n_features - n_rows) * unseen_sum
     return dot, total
 
