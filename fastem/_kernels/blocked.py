@@ -74,10 +74,12 @@ def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
     for r in range(r0, r1):
         if not free[r]:
             continue
-        for p in range(indptr[r], indptr[r + 1]):
-            if data[p] != 0:
+        row_data = data[indptr[r]:indptr[r + 1]]  # (slices walked from 0: see csr's docstring)
+        row_indices = indices[indptr[r]:indptr[r + 1]]
+        for p in range(row_data.shape[0]):
+            if row_data[p] != 0:
                 n_entries += 1
-                w = indices[p]
+                w = row_indices[p]
                 if seen[w] != b:
                     seen[w] = b
                     pos[w] = 0
@@ -142,12 +144,14 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
             for r in range(r0, r1):
                 if not free[r]:
                     continue
-                for p in range(indptr[r], indptr[r + 1]):
-                    if data[p] != 0:
-                        e = pos[indices[p]]
-                        pos[indices[p]] = e + 1
+                row_data = data[indptr[r]:indptr[r + 1]]
+                row_indices = indices[indptr[r]:indptr[r + 1]]
+                for p in range(row_data.shape[0]):
+                    if row_data[p] != 0:
+                        e = pos[row_indices[p]]
+                        pos[row_indices[p]] = e + 1
                         ent_row[e] = r - r0
-                        ent_val[e] = data[p]
+                        ent_val[e] = row_data[p]
             for d in range(d0, d0 + n_distinct):  # mark the runs' starts (sign bit set)
                 ent_val[col_ptr[d]] = -ent_val[col_ptr[d]]
     col_ptr[dstart[n_blocks]] = estart[n_blocks]
@@ -237,17 +241,19 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
     log_norm = np.empty(rows)
     wj = np.empty(rows)
     objective = 0.0
+    block_labels = labels[r0:r0 + n_block_rows]
+    block_weight = weight[r0:r0 + n_block_rows]
+    block_free = free[r0:r0 + n_block_rows]
     for c0 in range(0, n_block_rows, rows):
         n = min(n_block_rows, c0 + rows) - c0
         for j in range(n):
-            i = r0 + c0 + j
-            label = labels[i]
+            label = block_labels[c0 + j]
             lo[j] = label_bounds[label] if label >= 0 else 0
             hi[j] = label_bounds[label + 1] if label >= 0 else n_components
-            wj[j] = weight[i] if free[i] else 0.0
+            wj[j] = block_weight[c0 + j] if block_free[c0 + j] else 0.0
         _chunk_posterior(buf[c0:c0 + n], lo, hi, work, log_norm)
         for j in range(n):
-            if free[r0 + c0 + j]:
+            if block_free[c0 + j]:
                 objective += wj[j] * log_norm[j]
         for j in range(n):
             for k in range(n_components):
@@ -319,10 +325,10 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
             objective += fixed_class[k] * log_prior[k]
     # ... and their counts, where each thread's word range starts
     for s in prange(n_slots):
-        for w in range(col_split[s], col_split[s + 1]):
-            for k in range(n_components):
-                counts[w, k] = 0.0
-            if any_fixed:
+        lo_col, hi_col = col_split[s], col_split[s + 1]
+        counts[lo_col:hi_col] = 0.0
+        if any_fixed:
+            for w in range(lo_col, hi_col):
                 for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
                     counts[w, fixed_comp[q]] += fixed_val[q]
     for first in range(0, n_blocks, n_slots):

@@ -32,6 +32,15 @@ Conventions shared by all kernels:
   uniform responsibilities over its allowed range (never NaN);
 * an empty row has ``jll = log_prior`` and so the prior as its posterior.
 
+Loops that start at an offset read at run time (``range(indptr[i],
+indptr[i + 1])``, a prange block's first row) are written over slices that
+start there, walked from 0: Numba wraps every index that might be negative
+(``a[p]`` reads ``a[p + len(a)]`` when ``p < 0``), and only an index that
+LLVM can prove non-negative loses that test. With it, a loop over a flat
+range vectorises with gathers and scatters, or not at all (measured: 2M
+values, 1 thread, ``o[i] = vlog(c[i] + a)`` over a block's range 7.4 ms, over
+the block's slice 2.4 ms).
+
 Nothing here validates input: callers go through ``fastem._validation`` first,
 because Numba does not check bounds.
 """
@@ -383,22 +392,26 @@ def grouped_counts(data, indices, indptr, weight, order, group_bounds, part_boun
     documents of a component lie apart in memory, so the next one is asked
     for while the current one is added (measured: 20.6 -> 15.2 ms on 9M
     non-zeros, K=20, 2 threads; prefetching rows of ``counts_t`` instead only
-    slowed this loop). Every
-    sum runs in the order of ``order``, so the result does not depend on the
-    thread count at all.
+    slowed this loop; walking each row's slices from 0 instead of
+    ``range(indptr[i], indptr[i + 1])``: 37 -> 28-30 ms on 1 thread, 23 ->
+    18 ms on 2). Every sum runs in the order of ``order``, so the result does
+    not depend on the thread count at all.
     """
     for part in prange(part_bounds.shape[0] - 1):
         for k in range(part_bounds[part], part_bounds[part + 1]):
             row = counts_t[k]
             row[:] = 0.0
             total = 0.0
-            g_end = group_bounds[k + 1]
-            for g in range(group_bounds[k], g_end):
-                if g + 1 < g_end:
-                    _prefetch_csr_row(data, indices, indptr, order[g + 1])
-                i = order[g]
+            # slices walked from 0 (see the module docstring)
+            members = order[group_bounds[k]:group_bounds[k + 1]]
+            for g in range(members.shape[0]):
+                if g + 1 < members.shape[0]:
+                    _prefetch_csr_row(data, indices, indptr, members[g + 1])
+                i = members[g]
                 wi = weight[i]
                 total += wi
-                for p in range(indptr[i], indptr[i + 1]):
-                    row[indices[p]] += wi * data[p]
+                row_indices = indices[indptr[i]:indptr[i + 1]]
+                row_data = data[indptr[i]:indptr[i + 1]]
+                for p in range(row_indices.shape[0]):
+                    row[row_indices[p]] += wi * row_data[p]
             class_counts[k] = total
