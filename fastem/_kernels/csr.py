@@ -87,10 +87,12 @@ def count_invalid_entries(data, indices, n_features, n_slices):
         bad_index = 0
         non_finite = 0
         negative = 0
-        # branch-free sums, so that the loop vectorises
-        for p in range(s * nnz // n_slices, (s + 1) * nnz // n_slices):
-            w = indices[p]
-            x = data[p]
+        # branch-free sums over slices walked from 0, so that the loop vectorises
+        slice_data = data[s * nnz // n_slices:(s + 1) * nnz // n_slices]
+        slice_indices = indices[s * nnz // n_slices:(s + 1) * nnz // n_slices]
+        for p in range(slice_data.shape[0]):
+            w = slice_indices[p]
+            x = slice_data[p]
             bad_index += (w < 0) | (w >= n_features)
             finite = math.isfinite(x)
             non_finite += not finite
@@ -127,24 +129,27 @@ def _row_jll(data, indices, start, end, log_prior, log_prob, out):
     n_components = out.shape[0]
     for k in range(n_components):
         out[k] = log_prior[k]
-    p = start
+    row_data = data[start:end]  # (slices walked from 0: see the module docstring)
+    row_indices = indices[start:end]
+    n = row_data.shape[0]
+    p = 0
     # four non-zeros at a time: one update of out[:] per four table rows
     # instead of a load-add-store chain through out[k] per non-zero (that
     # chain, not the table reads, bounds small K)
-    while p + 4 <= end:
-        x0, x1, x2, x3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+    while p + 4 <= n:
+        x0, x1, x2, x3 = row_data[p], row_data[p + 1], row_data[p + 2], row_data[p + 3]
         if x0 == 0 or x1 == 0 or x2 == 0 or x3 == 0:
             break  # a stored zero: the loop below skips it (0 * -inf is not 0)
-        w0, w1, w2, w3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+        w0, w1, w2, w3 = row_indices[p], row_indices[p + 1], row_indices[p + 2], row_indices[p + 3]
         for k in range(n_components):
             out[k] += ((x0 * log_prob[w0, k] + x1 * log_prob[w1, k])
                        + (x2 * log_prob[w2, k] + x3 * log_prob[w3, k]))
         p += 4
-    for p in range(p, end):
-        x = data[p]
+    for p in range(p, n):
+        x = row_data[p]
         if x == 0:
             continue
-        w = indices[p]
+        w = row_indices[p]
         for k in range(n_components):
             out[k] += x * log_prob[w, k]
 
@@ -247,14 +252,17 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
     # on a table that fits, the hints only cost)
     prefetch = counts.shape[0] * counts.shape[1] * counts.itemsize > PREFETCH_MIN_BYTES
     nnz = indices.shape[0]
-    for p in range(start, end):
-        if prefetch and p + PREFETCH_DISTANCE < nnz:
+    ahead = indices[min(nnz, start + PREFETCH_DISTANCE):]  # (slices from 0: see the docstring)
+    row_data = data[start:end]
+    row_indices = indices[start:end]
+    for p in range(row_data.shape[0]):
+        if prefetch and p < ahead.shape[0]:
             if hi - lo == 1:  # a one-hot row touches one line of the row
-                prefetch_write(counts, indices[p + PREFETCH_DISTANCE], lo)
+                prefetch_write(counts, ahead[p], lo)
             else:
-                _prefetch_row(counts, indices[p + PREFETCH_DISTANCE])
-        xw = weight * data[p]
-        w = indices[p]
+                _prefetch_row(counts, ahead[p])
+        xw = weight * row_data[p]
+        w = row_indices[p]
         for k in range(lo, hi):
             counts[w, k] += xw * resp[k]
 
