@@ -66,9 +66,9 @@ def test_smoothed_log_prob_in_place_and_thread_independent(shape):
 @pytest.mark.parametrize("dtype, in_place", [(np.float64, False), (np.float32, False),
                                              (np.float64, True)])
 def test_rows_without_counts_get_the_values_of_zero_counts(alpha, dtype, in_place):
-    """A word with no count at all takes a row made once per call: it must hold,
-    to the bit, what a zero count gets in a row that has counts (-0.0 counts
-    too), for float32 tables and in place as well."""
+    """A word with no count at all must hold, to the bit, what a zero count
+    gets in a row that has counts (-0.0 counts too), for float32 tables and in
+    place as well (the row of the words not stored is made from those values)."""
     rng = np.random.default_rng(5)
     counts = rng.gamma(0.3, 2.0, size=(3000, 6)) * (rng.random((3000, 6)) < 0.5)
     counts[::4] = 0.0

@@ -60,7 +60,7 @@ from numba import njit, prange
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (FLAT_MAX_WIDTH, RUN_WIDTH, block_scatter, column_gather,
                           column_scatter)
-from .csr import _chunk_posterior, posterior_chunk_rows
+from .csr import _chunk_posterior, posterior_chunk_rows, entry_slices
 
 
 @njit(**JIT)
@@ -74,8 +74,7 @@ def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
     for r in range(r0, r1):
         if not free[r]:
             continue
-        row_data = data[indptr[r]:indptr[r + 1]]  # (slices walked from 0: see csr's docstring)
-        row_indices = indices[indptr[r]:indptr[r + 1]]
+        row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
         for p in range(row_data.shape[0]):
             if row_data[p] != 0:
                 n_entries += 1
@@ -144,8 +143,7 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
             for r in range(r0, r1):
                 if not free[r]:
                     continue
-                row_data = data[indptr[r]:indptr[r + 1]]
-                row_indices = indices[indptr[r]:indptr[r + 1]]
+                row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
                 for p in range(row_data.shape[0]):
                     if row_data[p] != 0:
                         e = pos[row_indices[p]]

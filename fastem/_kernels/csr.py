@@ -88,8 +88,8 @@ def count_invalid_entries(data, indices, n_features, n_slices):
         non_finite = 0
         negative = 0
         # branch-free sums over slices walked from 0, so that the loop vectorises
-        slice_data = data[s * nnz // n_slices:(s + 1) * nnz // n_slices]
-        slice_indices = indices[s * nnz // n_slices:(s + 1) * nnz // n_slices]
+        slice_data, slice_indices = entry_slices(data, indices, s * nnz // n_slices,
+                                                 (s + 1) * nnz // n_slices)
         for p in range(slice_data.shape[0]):
             w = slice_indices[p]
             x = slice_data[p]
@@ -125,12 +125,18 @@ def _prefetch_row(table, w):
 
 
 @njit(**JIT)
+def entry_slices(data, indices, start, end):
+    """``(data[start:end], indices[start:end])``: entries (a row's, a
+    thread's share) as slices to walk from 0 (see the module docstring)."""
+    return data[start:end], indices[start:end]
+
+
+@njit(**JIT)
 def _row_jll(data, indices, start, end, log_prior, log_prob, out):
     n_components = out.shape[0]
     for k in range(n_components):
         out[k] = log_prior[k]
-    row_data = data[start:end]  # (slices walked from 0: see the module docstring)
-    row_indices = indices[start:end]
+    row_data, row_indices = entry_slices(data, indices, start, end)
     n = row_data.shape[0]
     p = 0
     # four non-zeros at a time: one update of out[:] per four table rows
@@ -252,9 +258,8 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
     # on a table that fits, the hints only cost)
     prefetch = counts.shape[0] * counts.shape[1] * counts.itemsize > PREFETCH_MIN_BYTES
     nnz = indices.shape[0]
-    ahead = indices[min(nnz, start + PREFETCH_DISTANCE):]  # (slices from 0: see the docstring)
-    row_data = data[start:end]
-    row_indices = indices[start:end]
+    ahead = indices[min(nnz, start + PREFETCH_DISTANCE):]  # (walked from 0, as the row)
+    row_data, row_indices = entry_slices(data, indices, start, end)
     for p in range(row_data.shape[0]):
         if prefetch and p < ahead.shape[0]:
             if hi - lo == 1:  # a one-hot row touches one line of the row
@@ -418,8 +423,7 @@ def grouped_counts(data, indices, indptr, weight, order, group_bounds, part_boun
                 i = members[g]
                 wi = weight[i]
                 total += wi
-                row_indices = indices[indptr[i]:indptr[i + 1]]
-                row_data = data[indptr[i]:indptr[i + 1]]
+                row_data, row_indices = entry_slices(data, indices, indptr[i], indptr[i + 1])
                 for p in range(row_indices.shape[0]):
                     row[row_indices[p]] += wi * row_data[p]
             class_counts[k] = total
