@@ -2,6 +2,8 @@
 kernels in ``fastem._kernels.blocked``) and the properties of the fused pass
 that come from it. The pass itself is checked against ``ref_em_pass`` in
 ``test_kernels_csr.py`` (its ``run_em``)."""
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -138,6 +140,53 @@ def test_default_block_size():
     for name in one._fields:
         if name != "col_split":
             np.testing.assert_array_equal(getattr(one, name), getattr(four, name))
+
+
+def _fake_cache_dir(root, caches):
+    """A sysfs ``cpu0/cache`` directory holding ``caches``: (type, level, size, shared_cpu_list)."""
+    for i, (kind, level, size, shared) in enumerate(caches):
+        entry = root / f"index{i}"
+        entry.mkdir()
+        for field, value in (("type", kind), ("level", level), ("size", size),
+                             ("shared_cpu_list", shared)):
+            (entry / field).write_text(f"{value}\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("l3, shared, expected", [
+    ("32768K", "0-1", 4 << 20),          # 16 MiB per CPU: the largest block
+    ("32768K", "0-3", 2 << 20),          # 8 MiB per CPU: a quarter of it
+    ("32768K", "0-7,64-71", 1 << 20),    # 2 MiB per CPU (16 CPUs): the smallest block
+    ("480M", "0-1", 4 << 20),
+])
+def test_block_bytes_follow_the_last_level_cache(tmp_path, l3, shared, expected):
+    from fastem._config import block_bytes_for, llc_bytes_per_cpu
+
+    cache_dir = _fake_cache_dir(tmp_path, [("Data", 1, "32K", "0"), ("Instruction", 1, "32K", "0"),
+                                           ("Unified", 2, "512K", "0"), ("Unified", 3, l3, shared)])
+    assert block_bytes_for(llc_bytes_per_cpu(cache_dir)) == expected
+
+
+def test_block_bytes_without_a_readable_cache(tmp_path):
+    from fastem._config import MAX_BLOCK_BYTES, block_bytes_for, llc_bytes_per_cpu
+
+    assert llc_bytes_per_cpu(str(tmp_path / "missing")) is None
+    assert llc_bytes_per_cpu(_fake_cache_dir(tmp_path, [("Unified", 2, "lots", "0")])) is None
+    assert block_bytes_for(None) == MAX_BLOCK_BYTES
+    # only the instruction cache: no data cache to size blocks by
+    only_code = tmp_path / "code"
+    only_code.mkdir()
+    assert llc_bytes_per_cpu(_fake_cache_dir(only_code, [("Instruction", 1, "32K", "0")])) is None
+
+
+def test_block_bytes_environment_variable_wins():
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTEM_BLOCK_BYTES="123456")
+    out = subprocess.run([sys.executable, "-c", "from fastem._config import BLOCK_BYTES; "
+                          "print(BLOCK_BYTES)"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "123456"
 
 
 def test_rows_per_block_out_of_range():
