@@ -26,25 +26,30 @@ PARALLEL_JIT = dict(JIT, parallel=True)
 MIN_BLOCK_BYTES, MAX_BLOCK_BYTES = 1 << 20, 4 << 20
 
 
-def block_bytes_for(llc_bytes_per_cpu):
+def block_bytes_for(cache_bytes):
     """Default bytes of the [rows, K] float64 buffer of one row block of the
-    EM pass (``fastem._kernels.blocked``), given the last-level cache per CPU
-    (``None``: unknown): a quarter of it, within ``[MIN_BLOCK_BYTES,
-    MAX_BLOCK_BYTES]``.
+    EM pass (``fastem._kernels.blocked``), given the data caches per CPU,
+    ``{level: bytes}`` (see ``cache_bytes_per_cpu``; empty when unknown).
 
-    A larger block means fewer blocks, and each block streams the word tables
-    past once (at K = 20 on the benchmark corpus, 16 blocks of 6,250 rows read
-    and write 474 MB of table rows per pass, 4 blocks of 25,000 rows 178 MB,
-    against 54 MB of entries); the block's buffer must still stay in cache,
-    and the last level serves: on a 2-CPU AMD EPYC (Zen 3) with 512 KiB of L2
-    and a 32 MiB L3, passes were fastest with 4 MiB buffers (K = 20, 50,
+    Half the L2 where that holds at least ``MIN_BLOCK_BYTES``: the buffer and
+    the table rows streaming past stay in L2 (1 MiB was fastest on Intel
+    Xeon cores with 2 MiB of L2, measured 256 KiB - 2 MiB at K = 2, 20, 100).
+    Otherwise the buffer lives in the last level, and takes a quarter of its
+    share per CPU, within ``[MIN_BLOCK_BYTES, MAX_BLOCK_BYTES]``: a larger
+    block means fewer blocks, and each block streams the word tables past
+    once (at K = 20 on the benchmark corpus, 16 blocks of 6,250 rows read and
+    write 474 MB of table rows per pass, 4 blocks of 25,000 rows 178 MB,
+    against 54 MB of entries). On a 2-CPU AMD EPYC (Zen 3) with 512 KiB of
+    L2 and a 32 MiB L3, passes were fastest with 4 MiB buffers (K = 20, 50,
     100: 1.2, 1.45 and 1.45 times faster than with 1 MiB; 8 MiB was slower
-    again). On many-core machines the per-CPU share of the L3 is smaller, and
-    so are the blocks.
+    again). On many-core machines the share per CPU is smaller, and so are
+    the blocks.
     """
-    if not llc_bytes_per_cpu:
+    if cache_bytes.get(2, 0) >= 2 * MIN_BLOCK_BYTES:
+        return int(min(MAX_BLOCK_BYTES, cache_bytes[2] // 2))
+    if not cache_bytes:
         return MAX_BLOCK_BYTES
-    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, llc_bytes_per_cpu // 4)))
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, cache_bytes[max(cache_bytes)] // 4)))
 
 
 def _count_cpus(cpu_list):
@@ -63,9 +68,10 @@ def _cache_size(text):
     return int(text.rstrip("KMG")) * scale
 
 
-def llc_bytes_per_cpu(cache_dir="/sys/devices/system/cpu/cpu0/cache"):
-    """Bytes of CPU 0's last-level data cache divided by the CPUs that share
-    it, read from Linux's sysfs; ``None`` where that cannot be read."""
+def cache_bytes_per_cpu(cache_dir="/sys/devices/system/cpu/cpu0/cache"):
+    """``{level: bytes}`` of CPU 0's data (and unified) caches, each divided
+    by the number of CPUs that share it, read from Linux's sysfs; empty where
+    that cannot be read."""
     levels = {}
     try:
         for name in os.listdir(cache_dir):
@@ -79,13 +85,14 @@ def llc_bytes_per_cpu(cache_dir="/sys/devices/system/cpu/cpu0/cache"):
                 levels[int(fields["level"])] = (_cache_size(fields["size"])
                                                 // max(1, _count_cpus(fields["shared_cpu_list"])))
     except (OSError, ValueError):
-        return None
-    return levels[max(levels)] if levels else None
+        return {}
+    return levels
 
 
 #: Bytes of the [rows, K] float64 buffer of one row block of the EM pass:
-#: ``block_bytes_for(llc_bytes_per_cpu())`` unless FASTEM_BLOCK_BYTES is set.
-BLOCK_BYTES = int(os.environ.get("FASTEM_BLOCK_BYTES", 0)) or block_bytes_for(llc_bytes_per_cpu())
+#: ``block_bytes_for(cache_bytes_per_cpu())`` unless FASTEM_BLOCK_BYTES is set.
+BLOCK_BYTES = (int(os.environ.get("FASTEM_BLOCK_BYTES", 0))
+               or block_bytes_for(cache_bytes_per_cpu()))
 
 #: dtype of model parameters and accumulators. Input data may be float32 or
 #: float64; sums are always carried in float64.

@@ -153,30 +153,32 @@ def _fake_cache_dir(root, caches):
     return str(root)
 
 
-@pytest.mark.parametrize("l3, shared, expected", [
-    ("32768K", "0-1", 4 << 20),          # 16 MiB per CPU: the largest block
-    ("32768K", "0-3", 2 << 20),          # 8 MiB per CPU: a quarter of it
-    ("32768K", "0-7,64-71", 1 << 20),    # 2 MiB per CPU (16 CPUs): the smallest block
-    ("480M", "0-1", 4 << 20),
+@pytest.mark.parametrize("l2, l3, shared, expected", [
+    ("512K", "32768K", "0-1", 4 << 20),        # 16 MiB of L3 per CPU: the largest block
+    ("512K", "32768K", "0-3", 2 << 20),        # 8 MiB per CPU: a quarter of it
+    ("512K", "32768K", "0-7,64-71", 1 << 20),  # 2 MiB per CPU (16 CPUs): the smallest block
+    ("2048K", "491520K", "0-1", 1 << 20),      # half of a 2 MiB L2
+    ("16M", "491520K", "0-1", 4 << 20),        # (at most the largest block)
 ])
-def test_block_bytes_follow_the_last_level_cache(tmp_path, l3, shared, expected):
-    from fastem._config import block_bytes_for, llc_bytes_per_cpu
+def test_block_bytes_follow_the_caches(tmp_path, l2, l3, shared, expected):
+    from fastem._config import block_bytes_for, cache_bytes_per_cpu
 
     cache_dir = _fake_cache_dir(tmp_path, [("Data", 1, "32K", "0"), ("Instruction", 1, "32K", "0"),
-                                           ("Unified", 2, "512K", "0"), ("Unified", 3, l3, shared)])
-    assert block_bytes_for(llc_bytes_per_cpu(cache_dir)) == expected
+                                           ("Unified", 2, l2, "0"), ("Unified", 3, l3, shared)])
+    caches = cache_bytes_per_cpu(cache_dir)
+    assert caches[1] == 32 << 10
+    assert block_bytes_for(caches) == expected
 
 
 def test_block_bytes_without_a_readable_cache(tmp_path):
-    from fastem._config import MAX_BLOCK_BYTES, block_bytes_for, llc_bytes_per_cpu
+    from fastem._config import MAX_BLOCK_BYTES, block_bytes_for, cache_bytes_per_cpu
 
-    assert llc_bytes_per_cpu(str(tmp_path / "missing")) is None
-    assert llc_bytes_per_cpu(_fake_cache_dir(tmp_path, [("Unified", 2, "lots", "0")])) is None
-    assert block_bytes_for(None) == MAX_BLOCK_BYTES
-    # only the instruction cache: no data cache to size blocks by
-    only_code = tmp_path / "code"
+    assert cache_bytes_per_cpu(str(tmp_path / "missing")) == {}
+    assert cache_bytes_per_cpu(_fake_cache_dir(tmp_path, [("Unified", 2, "lots", "0")])) == {}
+    assert block_bytes_for({}) == MAX_BLOCK_BYTES
+    only_code = tmp_path / "code"  # no data cache to size blocks by
     only_code.mkdir()
-    assert llc_bytes_per_cpu(_fake_cache_dir(only_code, [("Instruction", 1, "32K", "0")])) is None
+    assert cache_bytes_per_cpu(_fake_cache_dir(only_code, [("Instruction", 1, "32K", "0")])) == {}
 
 
 def test_block_bytes_environment_variable_wins():
