@@ -31,6 +31,18 @@ PREFETCH_MIN_BYTES = 4 << 20
 CACHE_LINE = 64
 
 
+def _emit_prefetch(builder, ptr, write):
+    """IR asking for the cache line at ``ptr`` (``write``: to store to it),
+    to be kept in all cache levels."""
+    i8p = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0i8")
+    # (address, rw, locality 3 = keep in all cache levels, data cache)
+    builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, int(write)), ir.Constant(i32, 3),
+                      ir.Constant(i32, 1)])
+
+
 def _make_prefetch(write, ndim):
     @intrinsic
     def prefetch(typingctx, array, *index):
@@ -46,14 +58,7 @@ def _make_prefetch(write, ndim):
             values = cgutils.unpack_tuple(builder, args[1], ndim)
             idx = [context.cast(builder, v, t, types.intp) for v, t in zip(values, index_ty)]
             ptr = cgutils.get_item_pointer(context, builder, arrty, arr, idx, wraparound=False)
-            i8p = ir.IntType(8).as_pointer()
-            i32 = ir.IntType(32)
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                "llvm.prefetch.p0i8")
-            # (address, rw, locality 3 = keep in all cache levels, data cache)
-            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, int(write)),
-                              ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            _emit_prefetch(builder, ptr, write)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -348,12 +353,17 @@ class _Emit:
         return builder.select(builder.icmp_signed(">", width, self.const(RUN_WIDTH)),
                               self.const(RUN_WIDTH), width)
 
+    def row_index(self, rows, row_ty, e):
+        """``ent_row[e]`` as intp."""
+        r = self.builder.load(self.builder.gep(rows.data, [e]))
+        return (self.builder.sext(r, self.intp) if row_ty.dtype.signed
+                else self.builder.zext(r, self.intp))
+
     def entry(self, rows, row_ty, vals, val_ty, e):
         """``(ent_row[e] as intp, abs(ent_val[e]) as float64, whether the
         sign bit of ent_val[e] is set, as intp 0 or 1)``."""
         builder = self.builder
-        r = builder.load(builder.gep(rows.data, [e]))
-        r = builder.sext(r, self.intp) if row_ty.dtype.signed else builder.zext(r, self.intp)
+        r = self.row_index(rows, row_ty, e)
         stored = builder.load(builder.gep(vals.data, [e]))
         # the sign bit, read as an integer: a comparison with 0.0 would miss a
         # negated subnormal when the CPU reads subnormals as zero (DAZ)
@@ -380,18 +390,11 @@ class _Emit:
         builder = self.builder
         ahead = builder.add(e, self.const(BUF_PREFETCH_DISTANCE))
         ahead = builder.select(builder.icmp_signed("<", ahead, stop), ahead, e)
-        r = builder.load(builder.gep(rows.data, [ahead]))
-        r = builder.sext(r, self.intp) if row_ty.dtype.signed else builder.zext(r, self.intp)
-        i8p = ir.IntType(8).as_pointer()
-        row = builder.bitcast(self.buf_row(buf_col, buf_stride, buf_ty, r), i8p)
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0i8")
+        row = self.buf_row(buf_col, buf_stride, buf_ty, self.row_index(rows, row_ty, ahead))
+        row = builder.bitcast(row, ir.IntType(8).as_pointer())
         nbytes = 8 * count  # the row's first byte, one per line after it, and its last
         for offset in sorted(set(range(0, nbytes, CACHE_LINE)) | {nbytes - 1}):
-            builder.call(fn, [builder.gep(row, [self.const(offset)]), ir.Constant(i32, 1),
-                              ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            _emit_prefetch(builder, builder.gep(row, [self.const(offset)]), write=True)
 
     def entry_loop(self, count, start, stop, carried):
         """Open a loop over ``e`` in ``start:stop`` that carries the values
