@@ -45,11 +45,11 @@ def block_bytes_for(cache_bytes):
     again). On many-core machines the share per CPU is smaller, and so are
     the blocks.
     """
-    if cache_bytes.get(2, 0) >= 2 * MIN_BLOCK_BYTES:
-        return int(min(MAX_BLOCK_BYTES, cache_bytes[2] // 2))
     if not cache_bytes:
         return MAX_BLOCK_BYTES
-    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, cache_bytes[max(cache_bytes)] // 4)))
+    l2 = cache_bytes.get(2, 0)
+    share = l2 // 2 if l2 >= 2 * MIN_BLOCK_BYTES else cache_bytes[max(cache_bytes)] // 4
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, share)))
 
 
 def _count_cpus(cpu_list):

@@ -3,6 +3,8 @@ kernels in ``fastem._kernels.blocked``) and the properties of the fused pass
 that come from it. The pass itself is checked against ``ref_em_pass`` in
 ``test_kernels_csr.py`` (its ``run_em``)."""
 import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -11,7 +13,8 @@ import scipy.sparse as sp
 
 from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, blocks_jll, expected_counts,
                           make_blocks, make_em_data)
-from fastem._config import BLOCK_BYTES
+from fastem._config import (BLOCK_BYTES, MAX_BLOCK_BYTES, block_bytes_for,
+                            cache_bytes_per_cpu)
 from fastem._kernels._intrinsics import FLAT_MAX_WIDTH
 from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
@@ -161,8 +164,6 @@ def _fake_cache_dir(root, caches):
     ("16M", "491520K", "0-1", 4 << 20),        # (at most the largest block)
 ])
 def test_block_bytes_follow_the_caches(tmp_path, l2, l3, shared, expected):
-    from fastem._config import block_bytes_for, cache_bytes_per_cpu
-
     cache_dir = _fake_cache_dir(tmp_path, [("Data", 1, "32K", "0"), ("Instruction", 1, "32K", "0"),
                                            ("Unified", 2, l2, "0"), ("Unified", 3, l3, shared)])
     caches = cache_bytes_per_cpu(cache_dir)
@@ -171,8 +172,6 @@ def test_block_bytes_follow_the_caches(tmp_path, l2, l3, shared, expected):
 
 
 def test_block_bytes_without_a_readable_cache(tmp_path):
-    from fastem._config import MAX_BLOCK_BYTES, block_bytes_for, cache_bytes_per_cpu
-
     assert cache_bytes_per_cpu(str(tmp_path / "missing")) == {}
     assert cache_bytes_per_cpu(_fake_cache_dir(tmp_path, [("Unified", 2, "lots", "0")])) == {}
     assert block_bytes_for({}) == MAX_BLOCK_BYTES
@@ -182,9 +181,6 @@ def test_block_bytes_without_a_readable_cache(tmp_path):
 
 
 def test_block_bytes_environment_variable_wins():
-    import subprocess
-    import sys
-
     env = dict(os.environ, FASTEM_BLOCK_BYTES="123456")
     out = subprocess.run([sys.executable, "-c", "from fastem._config import BLOCK_BYTES; "
                           "print(BLOCK_BYTES)"], env=env, capture_output=True, text=True, check=True)

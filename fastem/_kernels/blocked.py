@@ -6,7 +6,8 @@ Why: in a plain CSR walk every non-zero reads one random row of the
 cache, that random access, not arithmetic, sets the speed.
 
 So the matrix is regrouped once per fit. Rows are cut into blocks of ``R``
-consecutive rows, with ``R * K`` values small enough to stay in L2. Within a
+consecutive rows, with ``R * K`` values small enough to stay in cache (L2, or
+the last level: ``fastem._config.block_bytes_for``). Within a
 block, the entries are sorted by column (a CSC of the block):
 
 * ``cols[dstart[b]:dstart[b + 1]]`` are the distinct columns of block ``b``,
