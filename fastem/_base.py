@@ -325,6 +325,15 @@ def blocks_jll(blocks, log_prior, log_prob, n_samples):
     return out
 
 
+def blocks_add_jll(blocks, col_map, table, out):
+    """``out[i] += sum_w X[i, w] * table[col_map[w]]`` over the words with
+    ``col_map[w] >= 0``, for the rows a :class:`Blocks` copy holds:
+    ``blocked.blocked_add_jll``. ``col_map`` must index ``table``'s rows
+    (internal callers only: Numba does not check)."""
+    blocked.blocked_add_jll(blocks.rows_per_block, blocks.dstart, blocks.cols, blocks.col_ptr,
+                            blocks.ent_row, blocks.ent_val, col_map, table, out)
+
+
 class LazyBlocks:
     """``make_blocks(X, n_components, n_threads)``, made on the first call and
     kept: a fit with nothing latent (supervised) never needs the copy."""

@@ -750,11 +750,11 @@ class MultinomialMixture(_CSRMixtureMixin):
         if self.init_params == "kmeans++":
             # (the EM passes need the blocked copy anyway: the seeding's passes use it too)
             log_prob, _ = kl_kmeans_plusplus(data.X, n_components, random_state, alpha=self.alpha,
-                                             bounds=data.bounds, smoothing=_SEED_SMOOTHING,
+                                             smoothing=_SEED_SMOOTHING,
                                              n_features=self.n_features_in_, blocks=data.blocks())
         else:  # random_from_data
             rows = random_state.choice(n_samples, size=n_components, replace=False)
-            log_prob = DocumentSeeds(data.X, self.alpha, data.bounds, _SEED_SMOOTHING,
+            log_prob = DocumentSeeds(data.X, self.alpha, _SEED_SMOOTHING,
                                      self.n_features_in_).log_centers(rows)
         self._log_prob = log_prob.astype(self._dtype, copy=False)
         self._log_prob_sum = self._vocabulary.table_sum(self._log_prob)

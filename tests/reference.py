@@ -64,6 +64,18 @@ def ref_joint_log_likelihood(X, log_prior, log_prob):
     return jll
 
 
+def ref_add_jll(X, col_map, table, out):
+    """``out[i] += sum_w X[i, w] * table[col_map[w]]`` over the words with
+    ``col_map[w] >= 0``; returns a new array."""
+    dense = dense_rows(X)
+    out = np.array(out, dtype=np.float64, copy=True)
+    for i in range(X.shape[0]):
+        for w in np.flatnonzero(dense[i]):
+            if col_map[w] >= 0:
+                out[i] = out[i] + dense[i, w] * table[col_map[w]]
+    return out
+
+
 def ref_log_posterior(jll):
     """Row-wise softmax over all components -> ``(resp, log_norm)``."""
     jll = np.asarray(jll, dtype=np.float64)

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, blocks_jll, expected_counts,
-                          make_blocks, make_em_data)
+from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, blocks_add_jll, blocks_jll,
+                          expected_counts, make_blocks, make_em_data)
 from fastem._config import (BLOCK_BYTES, MAX_BLOCK_BYTES, block_bytes_for,
                             cache_bytes_per_cpu)
-from fastem._kernels._intrinsics import FLAT_MAX_WIDTH
+from fastem._kernels._intrinsics import FLAT_MAX_WIDTH, RUN_WIDTH
 from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
-from reference import ref_blocks, ref_em_pass, ref_fixed_counts, ref_joint_log_likelihood
+from reference import (ref_add_jll, ref_blocks, ref_em_pass, ref_fixed_counts,
+                       ref_joint_log_likelihood)
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
                               Csr, random_csr)
 
@@ -127,6 +128,34 @@ def test_blocked_jll_is_bitwise_the_same_for_any_thread_count():
         numba.set_num_threads(previous)
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
+
+
+@pytest.mark.parametrize("n_components", [1, 3, RUN_WIDTH + 1])
+@pytest.mark.parametrize("rows_per_block", [1, 7, 60])
+def test_blocked_add_jll_matches_reference(n_components, rows_per_block, n_threads):
+    """Only the mapped words add (some rows of the table are never read,
+    some words have none), into what ``out`` held; rows the copy leaves out
+    keep it."""
+    rng = np.random.default_rng(n_components + rows_per_block)
+    c = random_csr(rng, 50, 30, 0.3, np.float64, np.int32)
+    weight = np.ones(50)
+    weight[[4, 49]] = 0.0
+    blocks = make_blocks(as_csr(c), n_components, n_threads, weight=weight,
+                         rows_per_block=rows_per_block)
+    col_map = np.full(30, -1, dtype=np.int64)
+    words = rng.choice(30, size=12, replace=False)
+    col_map[words] = rng.permutation(16)[:12]  # 4 of the 16 table rows are never read
+    table = rng.normal(size=(16, n_components))
+    start = rng.normal(size=(50, n_components))
+    out = start.copy()
+    blocks_add_jll(blocks, col_map, table, out)
+    want = ref_add_jll(c.X, col_map, table, start)
+    want[[4, 49]] = start[[4, 49]]
+    np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)
+    # nothing mapped: nothing changes
+    out = start.copy()
+    blocks_add_jll(blocks, np.full(30, -1, dtype=np.int64), table, out)
+    np.testing.assert_array_equal(out, start)
 
 
 def test_default_block_size():

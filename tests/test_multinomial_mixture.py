@@ -29,7 +29,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastem import MultinomialMixture
 from fastem._base import make_blocks
-from fastem._kernels import csr as kernels
 from fastem._multinomial import DocumentSeeds, kl_kmeans_plusplus
 from fastem._validation import check_csr
 from fastem.datasets import make_corpus
@@ -232,11 +231,12 @@ def test_kmeans_plusplus_seeds_cover_the_classes(big_corpus):
     assert covered["random_from_data"] <= 5
 
 
-@pytest.mark.parametrize("blocked", [False, True], ids=["csr", "blocked"])
+@pytest.mark.parametrize("blocked", [False, True], ids=["own-copy", "fit-copy"])
 def test_seeding_costs_are_kl_divergences(blocked):
-    """``DocumentSeeds.costs`` is ``n_i KL(p_i || c)``, on a CSR with
-    duplicate and unsorted entries and an empty row, walking the CSR rows or
-    the blocked copy."""
+    """``DocumentSeeds.costs`` is ``n_i KL(p_i || c)`` for the centres of
+    the given documents (an empty one among them: its centre is the
+    background), on a CSR with duplicate and unsorted entries and an empty
+    row, on the blocked copy it is given or one it makes."""
     rng = np.random.RandomState(0)
     dense = rng.poisson(0.7, size=(12, 9)).astype(float)
     dense[4] = 0.0
@@ -254,9 +254,8 @@ def test_seeding_costs_are_kl_divergences(blocked):
     assert not Xdup.has_canonical_format
     C = check_csr(Xdup)
     blocks = make_blocks(C, 3, 2, rows_per_block=5) if blocked else None
-    seeds = DocumentSeeds(C, 0.3, kernels.chunk_bounds(C.indptr, 2), smoothing=0.5,
-                          blocks=blocks)
-    assert (seeds.blocks is None) == (not blocked)
+    seeds = DocumentSeeds(C, 0.3, smoothing=0.5, blocks=blocks)
+    assert seeds.blocks is blocks
     rows = [0, 4, 7]
     log_centers = seeds.log_centers(rows)
     assert log_centers.flags.c_contiguous and log_centers.shape == (9, 3)
@@ -265,7 +264,8 @@ def test_seeding_costs_are_kl_divergences(blocked):
         expected = background if dense[i].sum() == 0 else \
             0.5 * dense[i] / dense[i].sum() + 0.5 * background
         assert_allclose(np.exp(log_centers[:, c]), expected, rtol=1e-12)
-    cost = seeds.costs(log_centers)
+    cost = seeds.costs(rows)
+    assert cost.shape == (12, 3) and (seeds.blocks is blocks) == blocked
     lengths = dense.sum(axis=1)
     for i in range(12):
         p = dense[i] / lengths[i] if lengths[i] else np.zeros(9)
@@ -274,40 +274,60 @@ def test_seeding_costs_are_kl_divergences(blocked):
             assert_allclose(cost[i, c], expected, rtol=1e-10, atol=1e-12)
 
 
-def test_kmeans_plusplus_on_the_blocked_copy_picks_the_same_seeds(big_corpus):
-    """The fit's seeding reads the blocked copy; the costs agree with the CSR
-    walk's (same seeds), and a copy that leaves rows out is not used."""
+def test_kmeans_plusplus_seeds_do_not_depend_on_the_copy_or_the_trial_blocks(big_corpus,
+                                                                              monkeypatch):
+    """The seeding reads the fit's blocked copy or makes its own (other
+    blocks: the sums only run in another order, the seeds are the same); a
+    copy that leaves rows out is not used. Holding fewer candidates' costs
+    at once (``TRIAL_BYTES``) gives the same seeds and centres, bit for bit."""
+    import fastem._multinomial as multinomial
     X = check_csr(big_corpus[0])
-    bounds = kernels.chunk_bounds(X.indptr, 2)
-    blocks = make_blocks(X, 6, 2)
-    assert DocumentSeeds(X, 0.5, bounds, 0.5, blocks=blocks).blocks is blocks
+    blocks = make_blocks(X, 6, 2, rows_per_block=100)
+    assert DocumentSeeds(X, 0.5, 0.5, blocks=blocks).blocks is blocks
+    runs = {}
     for seed in range(3):
-        want = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds)
-        got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, bounds=bounds,
-                                 blocks=blocks)
+        want = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5)
+        got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, blocks=blocks)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])
+        runs[seed] = got
+    # 4 candidates at a time instead of all of them
+    monkeypatch.setattr(multinomial, "TRIAL_BYTES", 16 * X.shape[0] * 4)
+    for seed, want in runs.items():
+        got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, blocks=blocks)
         np.testing.assert_array_equal(got[1], want[1])
         np.testing.assert_array_equal(got[0], want[0])
     weight = np.ones(X.shape[0])
     weight[3] = 0.0  # row 3 is not in this copy
     partial = make_blocks(X, 6, 2, weight=weight)
-    assert DocumentSeeds(X, 0.5, bounds, 0.5, blocks=partial).blocks is None
+    assert DocumentSeeds(X, 0.5, 0.5, blocks=partial).blocks is None
     other = make_blocks(check_csr(big_corpus[0][:10]), 6, 2)
     with pytest.raises(ValueError, match="rows"):
-        DocumentSeeds(X, 0.5, bounds, 0.5, blocks=other)
+        DocumentSeeds(X, 0.5, 0.5, blocks=other)
+    with pytest.raises(ValueError, match="smoothing"):
+        DocumentSeeds(X, 0.5, 1.0)
 
 
 def test_fit_seeds_from_the_blocked_copy(corpus, monkeypatch):
-    """``MultinomialMixture.fit`` hands the seeding its blocked copy."""
+    """``MultinomialMixture.fit`` hands the seeding its blocked copy (the
+    seeding makes none), whose costs take one pass per seed when every
+    candidate's fit in ``TRIAL_BYTES``, more when they do not."""
     import fastem._multinomial as multinomial
     calls = []
-    real = multinomial.blocks_jll
-    monkeypatch.setattr(multinomial, "blocks_jll", lambda *a: calls.append(1) or real(*a))
+    real = multinomial.blocks_add_jll
+    monkeypatch.setattr(multinomial, "blocks_add_jll", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(multinomial, "make_blocks", None)
     X = corpus[0]
-    with pytest.warns(ConvergenceWarning):
-        MultinomialMixture(3, max_iter=2, random_state=0).fit(X)
     n_local_trials = multinomial.N_LOCAL_TRIALS
-    # one call for the first seed, then ceil(trials / block) per further seed
-    assert len(calls) == 1 + 2 * -(-n_local_trials // multinomial._TRIAL_BLOCK)
+    assert multinomial.TRIAL_BYTES >= 16 * X.shape[0] * n_local_trials
+    for trial_block in [n_local_trials, 7]:
+        if trial_block < n_local_trials:
+            monkeypatch.setattr(multinomial, "TRIAL_BYTES", 16 * X.shape[0] * trial_block)
+        calls.clear()
+        with pytest.warns(ConvergenceWarning):
+            MultinomialMixture(3, max_iter=2, random_state=0).fit(X)
+        # one pass for the first seed, then ceil(trials / block) per further seed
+        assert len(calls) == 1 + 2 * -(-n_local_trials // trial_block)
 
 
 def test_kmeans_plusplus_degenerate_inputs():
@@ -316,8 +336,7 @@ def test_kmeans_plusplus_degenerate_inputs():
     remaining row costs 0 an unused one is taken)."""
     X = np.array([[1.0, 2.0, 0.0]] * 4 + [[0.0, 0.0, 0.0]] * 2)
     C = check_csr(X)
-    log_centers, seeds = kl_kmeans_plusplus(C, 6, np.random.RandomState(0), alpha=1.0,
-                                            bounds=kernels.chunk_bounds(C.indptr, 1))
+    log_centers, seeds = kl_kmeans_plusplus(C, 6, np.random.RandomState(0), alpha=1.0)
     assert np.unique(seeds).size == 6 and np.all(np.isfinite(log_centers))
     for init in INITS:
         model = MultinomialMixture(6, init_params=init, random_state=0).fit(X)

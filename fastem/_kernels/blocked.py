@@ -221,6 +221,31 @@ def blocked_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, log_pri
                    out[r0:r1])
 
 
+@njit(**PARALLEL_JIT)
+def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_map, table,
+                    out):
+    """``out[i] += sum_w X[i, w] * table[col_map[w]]`` over the words ``w``
+    with ``col_map[w] >= 0`` (``col_map`` [n_features] gives each of those a
+    row of ``table`` [n_rows, K]; the words left out cost nothing), from the
+    blocked copy, into ``out`` [n_samples, K] (C-ordered). A table that
+    differs from a common one on a few words only (the seeding's candidate
+    centres) then costs the entries of those words, not of every word. Each
+    value is summed in a fixed order (the block's columns in increasing
+    order), whatever the thread count."""
+    n_samples = out.shape[0]
+    n_blocks = dstart.shape[0] - 1
+    n_components = table.shape[1]
+    for b in prange(n_blocks):
+        r0 = b * rows_per_block
+        buf = out[r0:min(n_samples, r0 + rows_per_block)]
+        for d in range(dstart[b], dstart[b + 1]):
+            row = col_map[cols[d]]
+            if row >= 0:
+                for k0 in range(0, n_components, RUN_WIDTH):
+                    column_scatter(table, row, buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1],
+                                   k0)
+
+
 @njit(**JIT)
 def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
                   weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
