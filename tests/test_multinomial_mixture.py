@@ -231,15 +231,18 @@ def test_kmeans_plusplus_seeds_cover_the_classes(big_corpus):
     assert covered["random_from_data"] <= 5
 
 
+@pytest.mark.parametrize("alpha", [0.3, 0.0])
 @pytest.mark.parametrize("blocked", [False, True], ids=["own-copy", "fit-copy"])
-def test_seeding_costs_are_kl_divergences(blocked):
+def test_seeding_costs_are_kl_divergences(blocked, alpha):
     """``DocumentSeeds.costs`` is ``n_i KL(p_i || c)`` for the centres of
     the given documents (an empty one among them: its centre is the
-    background), on a CSR with duplicate and unsorted entries and an empty
-    row, on the blocked copy it is given or one it makes."""
+    background), on a CSR with duplicate and unsorted entries, an empty
+    row and an empty column (with ``alpha = 0`` no centre has its word), on
+    the blocked copy it is given or one it makes."""
     rng = np.random.RandomState(0)
     dense = rng.poisson(0.7, size=(12, 9)).astype(float)
     dense[4] = 0.0
+    dense[:, 6] = 0.0
     X = sp.csr_matrix(dense)
     # split every count >= 2 into two stored entries, in reverse order
     data, indices, indptr = [], [], [0]
@@ -254,23 +257,24 @@ def test_seeding_costs_are_kl_divergences(blocked):
     assert not Xdup.has_canonical_format
     C = check_csr(Xdup)
     blocks = make_blocks(C, 3, 2, rows_per_block=5) if blocked else None
-    seeds = DocumentSeeds(C, 0.3, smoothing=0.5, blocks=blocks)
+    seeds = DocumentSeeds(C, alpha, smoothing=0.5, blocks=blocks)
     assert seeds.blocks is blocks
     rows = [0, 4, 7]
     log_centers = seeds.log_centers(rows)
     assert log_centers.flags.c_contiguous and log_centers.shape == (9, 3)
-    background = (dense.sum(axis=0) + 0.3) / (dense.sum() + 0.3 * 9)
-    for c, i in enumerate(rows):
-        expected = background if dense[i].sum() == 0 else \
-            0.5 * dense[i] / dense[i].sum() + 0.5 * background
-        assert_allclose(np.exp(log_centers[:, c]), expected, rtol=1e-12)
+    background = (dense.sum(axis=0) + alpha) / (dense.sum() + alpha * 9)
+    centers = [background if dense[i].sum() == 0 else
+               0.5 * dense[i] / dense[i].sum() + 0.5 * background for i in rows]
+    for c, center in enumerate(centers):
+        assert_allclose(np.exp(log_centers[:, c]), center, rtol=1e-12)
     cost = seeds.costs(rows)
     assert cost.shape == (12, 3) and (seeds.blocks is blocks) == blocked
+    assert np.all(np.isfinite(cost))
     lengths = dense.sum(axis=1)
     for i in range(12):
         p = dense[i] / lengths[i] if lengths[i] else np.zeros(9)
-        for c in range(3):
-            expected = lengths[i] * rel_entr(p, np.exp(log_centers[:, c])).sum()
+        for c, center in enumerate(centers):
+            expected = lengths[i] * rel_entr(p, center).sum()
             assert_allclose(cost[i, c], expected, rtol=1e-10, atol=1e-12)
 
 
