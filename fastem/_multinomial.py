@@ -281,6 +281,7 @@ class DocumentSeeds:
                 log_background = np.log((1.0 - self.smoothing) * self.background)
             self._base = blocks_jll(self.blocks, np.zeros(1), log_background[:, None],
                                     self.X.shape[0])[:, 0]
+            self._col_map = np.full(self.X.shape[1], -1, dtype=np.int64)
         return self.blocks, self._base
 
     def costs(self, rows):
@@ -290,6 +291,7 @@ class DocumentSeeds:
         data, indices, indptr = self.X[:3]
         rows = np.asarray(rows, dtype=np.int64)
         sizes = indptr[rows + 1] - indptr[rows]
+        # the positions of the rows' entries, row after row
         entries = np.repeat(indptr[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
         words, word_row = np.unique(indices[entries], return_inverse=True)
         center = np.repeat(np.arange(rows.shape[0]), sizes)
@@ -300,10 +302,13 @@ class DocumentSeeds:
         scaled = (1.0 - self.smoothing) * self.background[words][:, None]
         delta = np.zeros_like(share)
         np.log1p(np.divide(share, scaled, where=share > 0, out=delta), where=share > 0, out=delta)
-        col_map = np.full(self.X.shape[1], -1, dtype=np.int64)
-        col_map[words] = np.arange(words.shape[0])
         jll = np.repeat(base[:, None], rows.shape[0], axis=1)
-        blocks_add_jll(blocks, col_map, delta, jll)
+        col_map = self._col_map  # -1 but for the words of this call
+        col_map[words] = np.arange(words.shape[0])
+        try:
+            blocks_add_jll(blocks, col_map, delta, jll)
+        finally:  # (a stale entry would index past the next call's table)
+            col_map[words] = -1
         # the centre of an empty document is b itself: log b = log((1 - s) b) - log(1 - s)
         empty = self.lengths[rows] == 0
         if empty.any():
