@@ -102,7 +102,9 @@ def model_with(weights, means, cov, covariance_type):
 def test_dense_em_pass_matches_reference(covariance_type, dtype, n_chunks):
     rng = np.random.RandomState(1)
     k, d = 3, 4
-    X = (2 * rng.randn(50, d)).astype(dtype)
+    # 150 rows: in one chunk, 'full' takes them FULL_CHUNK_ROWS at a time, the last part-full
+    assert 150 % gk.FULL_CHUNK_ROWS and 150 > 2 * gk.FULL_CHUNK_ROWS
+    X = (2 * rng.randn(150, d)).astype(dtype)
     weights, means, cov = random_params(rng, k, d, covariance_type)
     m = model_with(weights, means, cov, covariance_type)
     from fastem.gaussian import _Data
