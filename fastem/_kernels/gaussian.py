@@ -11,7 +11,8 @@ or by its diagonal ``prec`` [K, d].
 Each EM pass is fused: per row, the log-density of every component is
 computed from the Cholesky factor (``y = (x - μ_k) U_k``, ``log N = const_k
 - ½‖y‖²``), a max-shifted log-sum-exp gives the responsibilities (the CSR
-helper ``_row_posterior``), and the M-step statistics are accumulated. No
+helper ``_row_posterior``), and the M-step statistics are accumulated (with
+full covariances, ``FULL_CHUNK_ROWS`` rows at a time, along rows). No
 n_samples × K × d temporary exists; rows are split into contiguous chunks,
 each chunk has its own accumulators, and the chunks are added in chunk order.
 
