@@ -322,10 +322,10 @@ class DocumentSeeds:
 
 #: candidates tried per seed by ``kl_kmeans_plusplus`` (see its docstring)
 N_LOCAL_TRIALS = 30
-#: bound on the memory of the candidates' costs held at once (two
-#: [n_samples, candidates] float64 arrays): all 30 trials for up to 400,000
-#: documents, 8 at 1.6 million
-TRIAL_BYTES = 128 << 20
+#: bound on the memory of the candidates' costs held at once (one
+#: [n_samples, candidates] float64 array): all 30 trials for up to 280,000
+#: documents, 8 at a million (the 8 of earlier versions took twice as much)
+TRIAL_BYTES = 64 << 20
 
 
 def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, smoothing=0.5,
@@ -360,7 +360,7 @@ def kl_kmeans_plusplus(X, n_clusters, random_state, *, alpha, smoothing=0.5,
     """
     n_samples = X.shape[0]
     seeding = DocumentSeeds(X, alpha, smoothing, n_features, blocks)
-    trial_block = max(1, TRIAL_BYTES // (16 * max(1, n_samples)))
+    trial_block = max(1, TRIAL_BYTES // (8 * max(1, n_samples)))
     seeds = [int(random_state.randint(n_samples))]
     current = seeding.costs(seeds)[:, 0]
     # a seed is covered: it is never drawn again (its divergence from its own

@@ -296,7 +296,7 @@ def test_kmeans_plusplus_seeds_do_not_depend_on_the_copy_or_the_trial_blocks(big
         np.testing.assert_array_equal(got[0], want[0])
         runs[seed] = got
     # 4 candidates at a time instead of all of them
-    monkeypatch.setattr(multinomial, "TRIAL_BYTES", 16 * X.shape[0] * 4)
+    monkeypatch.setattr(multinomial, "TRIAL_BYTES", 8 * X.shape[0] * 4)
     for seed, want in runs.items():
         got = kl_kmeans_plusplus(X, 6, np.random.RandomState(seed), alpha=0.5, blocks=blocks)
         np.testing.assert_array_equal(got[1], want[1])
@@ -323,10 +323,10 @@ def test_fit_seeds_from_the_blocked_copy(corpus, monkeypatch):
     monkeypatch.setattr(multinomial, "make_blocks", None)
     X = corpus[0]
     n_local_trials = multinomial.N_LOCAL_TRIALS
-    assert multinomial.TRIAL_BYTES >= 16 * X.shape[0] * n_local_trials
+    assert multinomial.TRIAL_BYTES >= 8 * X.shape[0] * n_local_trials
     for trial_block in [n_local_trials, 7]:
         if trial_block < n_local_trials:
-            monkeypatch.setattr(multinomial, "TRIAL_BYTES", 16 * X.shape[0] * trial_block)
+            monkeypatch.setattr(multinomial, "TRIAL_BYTES", 8 * X.shape[0] * trial_block)
         calls.clear()
         with pytest.warns(ConvergenceWarning):
             MultinomialMixture(3, max_iter=2, random_state=0).fit(X)
