@@ -249,7 +249,14 @@ def ref_gaussian_em_stats(X, weights, means, covariances, covariance_type, shift
     jll = ref_gaussian_jll(X, weights, means, covariances, covariance_type)
     log_norm = logsumexp(jll, axis=1)
     resp = np.exp(jll - log_norm[:, None])
-    K, d = np.shape(means)
+    return (log_norm.sum(), *ref_gaussian_moments(X, resp, shift, covariance_type))
+
+
+def ref_gaussian_moments(X, resp, shift, covariance_type):
+    """``(nk, s1 = Σγ(x - shift_k), s2)`` of responsibilities ``resp``, s2 as
+    in ``ref_gaussian_em_stats``."""
+    X = np.asarray(X, dtype=np.float64)
+    K = np.shape(shift)[0]
     nk = resp.sum(axis=0)
     s1 = np.array([resp[:, k] @ (X - shift[k]) for k in range(K)])
     if covariance_type == "full":
@@ -258,7 +265,7 @@ def ref_gaussian_em_stats(X, weights, means, covariances, covariance_type, shift
         s2 = None
     else:
         s2 = np.array([resp[:, k] @ (X - shift[k]) ** 2 for k in range(K)])
-    return log_norm.sum(), nk, s1, s2
+    return nk, s1, s2
 
 
 # ==========================================================================

@@ -39,7 +39,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from fastem import GaussianMixture  # noqa: E402
 from fastem._kernels import gaussian as gk  # noqa: E402
 from fastem._kernels.csr import chunk_bounds  # noqa: E402
-from reference import ref_gaussian_em_stats, ref_gaussian_jll  # noqa: E402
+from reference import ref_gaussian_em_stats, ref_gaussian_jll, ref_gaussian_moments  # noqa: E402,E501
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -120,6 +120,31 @@ def test_dense_em_pass_matches_reference(covariance_type, dtype, n_chunks):
         assert_allclose(stats.s2, s2, rtol=1e-9, atol=1e-10)
     jll = m._estimate_weighted_log_prob(X)
     assert_allclose(jll, ref_gaussian_jll(X, weights, means, cov, covariance_type), rtol=1e-10)
+
+
+@pytest.mark.parametrize("hard", [False, True], ids=["soft", "one-hot"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_chunks", [1, 3])
+def test_full_moments_of_given_responsibilities_match_reference(hard, dtype, n_chunks):
+    """``moments_full`` (the initialisation's statistics): soft and one-hot
+    responsibilities, a component no row has, chunks of FULL_CHUNK_ROWS rows
+    with a part-full last one."""
+    rng = np.random.RandomState(3)
+    n, k, d = 150, 4, 5
+    X = (2 * rng.randn(n, d)).astype(dtype)
+    if hard:
+        resp = np.zeros((n, k))
+        resp[np.arange(n), rng.choice([0, 1, 3], size=n)] = 1.0  # component 2 empty
+    else:
+        resp = rng.dirichlet(np.ones(k), size=n)
+    shift = rng.randn(k, d)
+    nk, s1, s2 = np.empty(k), np.empty((k, d)), np.empty((k, d, d))
+    gk.moments_full(X, resp, shift, gk.row_chunks(n, n_chunks), nk, s1, s2)
+    want_nk, want_s1, want_s2 = ref_gaussian_moments(X, resp, shift, "full")
+    assert_allclose(nk, want_nk, rtol=1e-12)
+    assert_allclose(s1, want_s1, rtol=1e-10, atol=1e-10)
+    lower = np.tril(np.ones((d, d), dtype=bool))
+    assert_allclose(s2[:, lower], want_s2[:, lower], rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])

@@ -154,6 +154,67 @@ def _row_jll_sparse(data, indices, start, end, const, prec_t, mp_t, out):
 # fused E+M passes (dense)
 # --------------------------------------------------------------------------
 
+@njit(**JIT)
+def _chunk_moments_full(X, r0, r1, shift, resp, dt, yt, nk, s1, s2):
+    """Add the rows ``r0:r1``'s ``Σ γ``, ``Σ γ (x - m_k)`` and the lower
+    triangle of ``Σ γ (x - m_k)(x - m_k)ᵀ`` to ``nk``, ``s1`` and ``s2``,
+    with ``γ = resp[k, r - r0]`` (transposed, [K, FULL_CHUNK_ROWS]) and
+    ``m = shift``: component by component, along rows (``dt``, ``yt``:
+    scratch as in ``_chunk_jll_full``; ``yt`` gets the weighted differences)."""
+    n_components, d = shift.shape
+    m = r1 - r0
+    for k in range(n_components):
+        g = resp[k]
+        total = 0.0
+        for r in range(m):
+            total += g[r]
+        if total == 0.0:
+            continue
+        nk[k] += total
+        _chunk_diffs(X, r0, r1, shift[k], dt)
+        for i in range(d):
+            s = 0.0
+            for r in range(m):
+                yt[i, r] = g[r] * dt[i, r]
+                s += yt[i, r]
+            s1[k, i] += s
+        for i in range(d):
+            for j in range(i + 1):
+                s = 0.0
+                for r in range(m):
+                    s += yt[i, r] * dt[j, r]
+                s2[k, i, j] += s
+
+
+@njit(**PARALLEL_JIT)
+def moments_full(X, resp, shift, bounds, nk, s1, s2):
+    """The statistics of ``em_pass_full`` (about ``shift`` [K, d]) for given
+    responsibilities ``resp`` [n_samples, K] (an initialisation's): overwrites
+    ``nk``, ``s1`` and ``s2`` (lower triangle)."""
+    n_chunks = bounds.shape[0] - 1
+    n_components, d = shift.shape
+    p_nk = np.empty((n_chunks, n_components))
+    p_s1 = np.empty((n_chunks, n_components, d))
+    p_s2 = np.empty((n_chunks, n_components, d, d))
+    for c in prange(n_chunks):
+        dt = np.empty((d, FULL_CHUNK_ROWS))
+        yt = np.empty((d, FULL_CHUNK_ROWS))
+        resp_t = np.empty((n_components, FULL_CHUNK_ROWS))
+        a_nk = np.zeros_like(p_nk[c])  # thread-local (see em_pass_full)
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
+        for r0 in range(bounds[c], bounds[c + 1], FULL_CHUNK_ROWS):
+            r1 = min(bounds[c + 1], r0 + FULL_CHUNK_ROWS)
+            for r in range(r1 - r0):
+                for k in range(n_components):
+                    resp_t[k, r] = resp[r0 + r, k]
+            _chunk_moments_full(X, r0, r1, shift, resp_t, dt, yt, a_nk, a_s1, a_s2)
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
+    return _reduce(np.zeros(n_chunks), p_nk, p_s1, p_s2, nk, s1, s2)
+
+
 @njit(**PARALLEL_JIT)
 def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
     """Full covariances. Overwrites ``nk`` [K], ``s1`` [K, d] and ``s2``
@@ -185,29 +246,7 @@ def em_pass_full(X, means, prec_chol, const, bounds, nk, s1, s2):
                 ll += _row_posterior(rows[r], 0, n_components, row_resp)
                 for k in range(n_components):
                     resp[k, r] = row_resp[k]
-            # the chunk's statistics, component by component, along rows
-            # (yt holds the weighted differences)
-            for k in range(n_components):
-                g = resp[k]
-                total = 0.0
-                for r in range(m):
-                    total += g[r]
-                if total == 0.0:
-                    continue
-                a_nk[k] += total
-                _chunk_diffs(X, r0, r1, means[k], dt)
-                for i in range(d):
-                    s = 0.0
-                    for r in range(m):
-                        yt[i, r] = g[r] * dt[i, r]
-                        s += yt[i, r]
-                    a_s1[k, i] += s
-                for i in range(d):
-                    for j in range(i + 1):
-                        s = 0.0
-                        for r in range(m):
-                            s += yt[i, r] * dt[j, r]
-                        a_s2[k, i, j] += s
+            _chunk_moments_full(X, r0, r1, means, resp, dt, yt, a_nk, a_s1, a_s2)
         p_ll[c] = ll
         p_nk[c] = a_nk
         p_s1[c] = a_s1
