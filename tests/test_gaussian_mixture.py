@@ -122,13 +122,15 @@ def test_dense_em_pass_matches_reference(covariance_type, dtype, n_chunks):
     assert_allclose(jll, ref_gaussian_jll(X, weights, means, cov, covariance_type), rtol=1e-10)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
 @pytest.mark.parametrize("hard", [False, True], ids=["soft", "one-hot"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_chunks", [1, 3])
-def test_full_moments_of_given_responsibilities_match_reference(hard, dtype, n_chunks):
-    """``moments_full`` (the initialisation's statistics): soft and one-hot
-    responsibilities, a component no row has, chunks of FULL_CHUNK_ROWS rows
-    with a part-full last one."""
+def test_moments_of_given_responsibilities_match_reference(covariance_type, hard, dtype,
+                                                           n_chunks):
+    """``moments_full`` / ``moments_diag`` (the initialisation's statistics):
+    soft and one-hot responsibilities, a component no row has, (full) chunks
+    of FULL_CHUNK_ROWS rows with a part-full last one."""
     rng = np.random.RandomState(3)
     n, k, d = 150, 4, 5
     X = (2 * rng.randn(n, d)).astype(dtype)
@@ -138,13 +140,20 @@ def test_full_moments_of_given_responsibilities_match_reference(hard, dtype, n_c
     else:
         resp = rng.dirichlet(np.ones(k), size=n)
     shift = rng.randn(k, d)
-    nk, s1, s2 = np.empty(k), np.empty((k, d)), np.empty((k, d, d))
-    gk.moments_full(X, resp, shift, gk.row_chunks(n, n_chunks), nk, s1, s2)
-    want_nk, want_s1, want_s2 = ref_gaussian_moments(X, resp, shift, "full")
+    bounds = gk.row_chunks(n, n_chunks)
+    nk, s1 = np.empty(k), np.empty((k, d))
+    want_nk, want_s1, want_s2 = ref_gaussian_moments(X, resp, shift, covariance_type)
+    if covariance_type == "full":
+        s2 = np.empty((k, d, d))
+        gk.moments_full(X, resp, shift, bounds, nk, s1, s2)
+        lower = np.tril(np.ones((d, d), dtype=bool))
+        s2, want_s2 = s2[:, lower], want_s2[:, lower]
+    else:
+        s2 = np.empty((k, d))
+        gk.moments_diag(X, resp, shift, bounds, nk, s1, s2)
     assert_allclose(nk, want_nk, rtol=1e-12)
     assert_allclose(s1, want_s1, rtol=1e-10, atol=1e-10)
-    lower = np.tril(np.ones((d, d), dtype=bool))
-    assert_allclose(s2[:, lower], want_s2[:, lower], rtol=1e-10, atol=1e-10)
+    assert_allclose(s2, want_s2, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])

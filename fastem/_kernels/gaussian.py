@@ -287,6 +287,45 @@ def em_pass_tied(X, means, mean_u, prec_chol, const, bounds, nk, s1):
     return _reduce(p_ll, p_nk, p_s1, p_s1[:0], nk, s1, s1[:0])
 
 
+@njit(**JIT)
+def _row_moments_diag(x, shift, resp, nk, s1, s2):
+    """Add row ``x``'s ``γ_k``, ``γ_k (x - m_k)`` and ``γ_k (x - m_k)²`` to
+    ``nk``, ``s1`` and ``s2`` [K, d], ``γ = resp``, ``m = shift``."""
+    n_components, d = shift.shape
+    for k in range(n_components):
+        g = resp[k]
+        if g == 0.0:
+            continue
+        nk[k] += g
+        for j in range(d):
+            t = x[j] - shift[k, j]
+            gt = g * t
+            s1[k, j] += gt
+            s2[k, j] += gt * t
+
+
+@njit(**PARALLEL_JIT)
+def moments_diag(X, resp, shift, bounds, nk, s1, s2):
+    """The statistics of ``em_pass_diag`` (about ``shift`` [K, d]) for given
+    responsibilities ``resp`` [n_samples, K] (an initialisation's): overwrites
+    ``nk``, ``s1`` and ``s2`` [K, d]."""
+    n_chunks = bounds.shape[0] - 1
+    n_components, d = shift.shape
+    p_nk = np.empty((n_chunks, n_components))
+    p_s1 = np.empty((n_chunks, n_components, d))
+    p_s2 = np.empty((n_chunks, n_components, d))
+    for c in prange(n_chunks):
+        a_nk = np.zeros_like(p_nk[c])  # thread-local (see em_pass_full)
+        a_s1 = np.zeros_like(p_s1[c])
+        a_s2 = np.zeros_like(p_s2[c])
+        for n in range(bounds[c], bounds[c + 1]):
+            _row_moments_diag(X[n], shift, resp[n], a_nk, a_s1, a_s2)
+        p_nk[c] = a_nk
+        p_s1[c] = a_s1
+        p_s2[c] = a_s2
+    return _reduce(np.zeros(n_chunks), p_nk, p_s1, p_s2, nk, s1, s2)
+
+
 @njit(**PARALLEL_JIT)
 def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
     """Diagonal (and spherical: ``prec`` rows constant) covariances.
@@ -309,16 +348,7 @@ def em_pass_diag(X, means, prec, const, bounds, nk, s1, s2):
             x = X[n]
             _row_jll_diag(x, means, prec, const, row)
             ll += _row_posterior(row, 0, n_components, resp)
-            for k in range(n_components):
-                g = resp[k]
-                if g == 0.0:
-                    continue
-                a_nk[k] += g
-                for j in range(d):
-                    t = x[j] - means[k, j]
-                    gt = g * t
-                    a_s1[k, j] += gt
-                    a_s2[k, j] += gt * t
+            _row_moments_diag(x, means, resp, a_nk, a_s1, a_s2)
         p_ll[c] = ll
         p_nk[c] = a_nk
         p_s1[c] = a_s1
