@@ -5,11 +5,8 @@ import io
 import numpy as np
 import pytest
 
-import fastem._kernels.csr as csr
-from fastem import NaiveBayesEM
 from fastem.bench import _best_time, _peak_rss_mb, make_bench_corpus, run
 from fastem.cli import main
-from fastem.datasets import make_corpus
 
 
 def test_bench_cases_agree_with_their_baselines():

@@ -46,7 +46,6 @@ because Numba does not check bounds.
 """
 import math
 
-import numba
 import numpy as np
 from numba import njit, prange
 
