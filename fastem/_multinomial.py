@@ -255,20 +255,31 @@ class DocumentSeeds:
         self.neg_entropy = (np.asarray(row_xlogx.sum(axis=1), dtype=np.float64).ravel()
                             - xlogy(self.lengths, self.lengths))
 
+    def _shares(self, rows):
+        """What the documents ``rows`` add to the background in their centres:
+        ``(words, share, empty)``, ``share[v, c] = smoothing * x_jw / n_j`` for
+        the sorted distinct ``words[v]`` of the documents (``j = rows[c]``), and
+        which documents are empty (their centre is ``b`` itself)."""
+        data, indices, indptr = self.X[:3]
+        sizes = indptr[rows + 1] - indptr[rows]
+        # the positions of the rows' entries, row after row
+        entries = np.repeat(indptr[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        words, word_row = np.unique(indices[entries], return_inverse=True)
+        center = np.repeat(np.arange(rows.shape[0]), sizes)
+        share = np.zeros((words.shape[0], rows.shape[0]))
+        # np.add.at: duplicate entries add up; an empty document has no entries
+        np.add.at(share, (word_row, center),
+                  self.smoothing * data[entries] / self.lengths[rows][center])
+        return words, share, self.lengths[rows] == 0
+
     def log_centers(self, rows):
         """[X.shape[1], len(rows)] C-contiguous log word distributions."""
-        Xs = _as_scipy(self.X)
         rows = np.asarray(rows, dtype=np.int64)
+        words, share, empty = self._shares(rows)
         centers = np.empty((self.X.shape[1], rows.shape[0]))
         centers[:] = ((1.0 - self.smoothing) * self.background)[:, None]
-        for c, i in enumerate(rows):
-            start, end = Xs.indptr[i], Xs.indptr[i + 1]
-            if self.lengths[i] > 0:
-                # np.add.at: duplicate entries add up
-                np.add.at(centers[:, c], Xs.indices[start:end],
-                          self.smoothing * Xs.data[start:end] / self.lengths[i])
-            else:
-                centers[:, c] = self.background
+        centers[words] += share
+        centers[:, empty] = self.background[:, None]
         with np.errstate(divide="ignore"):
             return np.log(centers)
 
@@ -288,17 +299,8 @@ class DocumentSeeds:
         """[n_samples, len(rows)] cost ``n_i KL(p_i || c_j)`` of every document
         for the centre of each document ``j`` in ``rows``, clipped at 0."""
         blocks, base = self._blocks_and_base()
-        data, indices, indptr = self.X[:3]
         rows = np.asarray(rows, dtype=np.int64)
-        sizes = indptr[rows + 1] - indptr[rows]
-        # the positions of the rows' entries, row after row
-        entries = np.repeat(indptr[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        words, word_row = np.unique(indices[entries], return_inverse=True)
-        center = np.repeat(np.arange(rows.shape[0]), sizes)
-        share = np.zeros((words.shape[0], rows.shape[0]))
-        # np.add.at: duplicate entries add up; an empty document has no entries
-        np.add.at(share, (word_row, center),
-                  self.smoothing * data[entries] / self.lengths[rows][center])
+        words, share, empty = self._shares(rows)
         scaled = (1.0 - self.smoothing) * self.background[words][:, None]
         delta = np.zeros_like(share)
         np.log1p(np.divide(share, scaled, where=share > 0, out=delta), where=share > 0, out=delta)
@@ -310,7 +312,6 @@ class DocumentSeeds:
         finally:  # (a stale entry would index past the next call's table)
             col_map[words] = -1
         # the centre of an empty document is b itself: log b = log((1 - s) b) - log(1 - s)
-        empty = self.lengths[rows] == 0
         if empty.any():
             jll[:, empty] -= self.lengths[:, None] * np.log1p(-self.smoothing)
         with np.errstate(invalid="ignore"):
