@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
 from ._config import PARAM_DTYPE, threads
+from ._kernels.bernoulli import bernoulli_tables
 from ._multinomial import (DocumentSeeds, Vocabulary, fitting_on, kl_kmeans_plusplus,
                            multinomial_log_prob)
 from ._validation import CSR, check_csr, check_param_dtype
@@ -208,13 +209,13 @@ def _bernoulli_tables(mean):
     Returns ``log_odds`` [n_features, K] C-contiguous, ``log(μ) - log(1 - μ)``;
     ``log_complement`` [K], ``Σ_i log(1 - μ_ki)``; and the totals
     ``Σ_ki log μ_ki`` and ``Σ_ki log(1 - μ_ki)`` used by the Beta prior. Then
-    ``log p(x | k) = log_complement[k] + Σ_{i: x_i ≠ 0} log_odds[i, k]``.
+    ``log p(x | k) = log_complement[k] + Σ_{i: x_i ≠ 0} log_odds[i, k]``
+    (one parallel pass: ``fastem._kernels.bernoulli.bernoulli_tables``).
     """
-    log_mean = np.log(mean)
-    log_one_minus = np.log1p(-mean)
-    log_odds = np.ascontiguousarray(log_mean - log_one_minus)
-    log_complement = log_one_minus.sum(axis=0)
-    return log_odds, log_complement, float(log_mean.sum()), float(log_complement.sum())
+    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    log_odds = np.empty_like(mean)
+    log_complement, sum_log_mean = bernoulli_tables(mean, log_odds)
+    return log_odds, log_complement, float(sum_log_mean), float(log_complement.sum())
 
 
 def _bernoulli_log_prior(log_weights, log_complement):

@@ -179,6 +179,17 @@ def ref_bernoulli_map_objective(X, weights, means, a, b, concentration):
     return total / X.shape[0]
 
 
+def ref_bernoulli_tables(mean):
+    """``fastem._kernels.bernoulli.bernoulli_tables``: ``(log_odds,
+    log_complement, sum_log_mean)`` of Bernoulli means [n, K] (kernel layout):
+    ``log mean - log1p(-mean)``, the column sums of ``log1p(-mean)`` and the
+    sum of ``log mean``, with numpy."""
+    with np.errstate(divide="ignore"):
+        log_mean = np.log(mean)
+        log_one_minus = np.log1p(-mean)
+    return log_mean - log_one_minus, log_one_minus.sum(axis=0), log_mean.sum()
+
+
 # ---------------------------------------------------------------------------
 # fastem._kernels.multinomial
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 from numba import njit
 
 from fastem._config import JIT
-from fastem._kernels._intrinsics import vexp, vlog
+from fastem._kernels._intrinsics import vexp, vlog, vlog1m
 
 
 def _elementwise(fn):
@@ -82,3 +82,33 @@ def test_vlog_special_values():
     assert _ulps(got[finite], want[finite]).max() <= 2.0
     assert got[0] == -np.inf and got[1] == -np.inf and np.isnan(got[2]) and np.isnan(got[3])
     assert got[4] == np.inf and np.isnan(got[5]) and got[6] == 0.0
+
+
+_vlog1m = _elementwise(vlog1m)
+
+
+@pytest.mark.parametrize("sampler", [
+    lambda rng, n: rng.uniform(0.0, 1.0, n),
+    lambda rng, n: np.exp(rng.uniform(-700.0, 0.0, n)),      # tiny x: log1p's own domain
+    lambda rng, n: 1.0 - np.exp(rng.uniform(-36.0, 0.0, n)),  # up to 1 - 2^-52
+    lambda rng, n: rng.uniform(0.28, 0.31, n),                 # where the two ways meet
+    lambda rng, n: rng.uniform(-0.41, 0.0, n),                 # (3 ulp further down)
+])
+def test_vlog1m_within_two_ulp_of_log1p(sampler):
+    x = sampler(np.random.default_rng(2), 200_001)
+    want = np.log1p(-x)
+    got = _vlog1m(x)
+    nonzero = want != 0
+    assert _ulps(got[nonzero], want[nonzero]).max() <= 2.0
+    assert np.all(got[~nonzero] == 0.0)
+
+
+def test_vlog1m_special_values():
+    x = np.array([0.0, -0.0, 1.0, 1.5, np.nan, -np.inf, 1e-300, 5e-324, 0.5, 1.0 - 2.0 ** -53])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log1p(-x)
+    got = _vlog1m(x)
+    assert got[0] == 0.0 and got[1] == 0.0 and got[2] == -np.inf
+    assert np.isnan(got[3]) and np.isnan(got[4]) and got[5] == np.inf
+    finite = np.isfinite(want) & (want != 0)
+    assert _ulps(got[finite], want[finite]).max() <= 2.0

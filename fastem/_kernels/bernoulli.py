@@ -1,0 +1,57 @@
+"""The E-step tables of the Bernoulli mixture, from its means."""
+import numpy as np
+from numba import njit, prange
+
+from .._config import PARALLEL_JIT
+from ._intrinsics import vlog, vlog1m
+from .multinomial import _N_BLOCKS, _VALUES_PER_CHUNK
+
+
+@njit(**PARALLEL_JIT)
+def bernoulli_tables(mean, log_odds):
+    """``log_odds[w, k] = log(mean[w, k]) - log(1 - mean[w, k])`` for
+    C-contiguous ``mean`` and ``log_odds`` [n_rows, K] (means in [0, 1]).
+
+    Returns ``(log_complement, sum_log_mean)``: ``log_complement[k] =
+    sum_w log(1 - mean[w, k])`` [K] and the sum of every ``log(mean[w, k])``.
+    The logs are ``vlog`` and ``vlog1m`` (within 2 ulp of numpy's ``log`` and
+    ``log1p(-x)``) in one flat loop over a chunk of rows; the sums are float64,
+    in a fixed order (``_N_BLOCKS`` blocks of rows), whatever the thread count.
+    Measured on [100000, 20] (AMD Zen 5, 2 threads): 12.6 ms with numpy's
+    log and log1p (``log1p`` has no vector loop there) against 0.8-1.0 ms.
+    """
+    n_rows, n_components = mean.shape
+    chunk_rows = max(1, _VALUES_PER_CHUNK // max(1, n_components))
+    flat_mean = mean.reshape(-1)
+    flat_odds = log_odds.reshape(-1)
+    partial = np.zeros((_N_BLOCKS, n_components))
+    partial_log_mean = np.zeros(_N_BLOCKS)
+    for b in prange(_N_BLOCKS):
+        w0 = b * n_rows // _N_BLOCKS
+        w1 = (b + 1) * n_rows // _N_BLOCKS
+        complement = np.empty(chunk_rows * n_components)
+        acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
+        total = np.float64(0.0)
+        for c0 in range(0, w1 - w0, chunk_rows):  # (from 0: see csr's module docstring)
+            n = min(w1 - w0 - c0, chunk_rows)
+            start = (w0 + c0) * n_components
+            chunk_mean = flat_mean[start:start + n * n_components]
+            chunk_odds = flat_odds[start:start + n * n_components]
+            for i in range(n * n_components):
+                log_mean = vlog(chunk_mean[i])
+                log_one_minus = vlog1m(chunk_mean[i])
+                chunk_odds[i] = log_mean - log_one_minus
+                complement[i] = log_one_minus
+                total += log_mean
+            for j in range(n):
+                for k in range(n_components):
+                    acc[k] += complement[j * n_components + k]
+        partial[b] = acc
+        partial_log_mean[b] = total
+    log_complement = np.zeros(n_components)
+    sum_log_mean = 0.0
+    for b in range(_N_BLOCKS):
+        sum_log_mean += partial_log_mean[b]
+        for k in range(n_components):
+            log_complement[k] += partial[b, k]
+    return log_complement, sum_log_mean
