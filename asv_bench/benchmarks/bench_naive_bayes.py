@@ -16,6 +16,8 @@ from fastem import MultinomialMixture, NaiveBayesEM
 from fastem._base import blocks_add_jll, blocks_jll, make_blocks
 from fastem._kernels import blocked
 from fastem._kernels import csr as kernels
+from fastem._kernels.bernoulli import bernoulli_tables
+from fastem._kernels.multinomial import smoothed_log_prob
 from fastem._validation import CSR
 
 from .common import corpus
@@ -112,13 +114,17 @@ class Kernels:
         self.col_map[words] = np.arange(words.shape[0])
         self.deltas = rng.random((words.shape[0], 30))
         self.candidate_jll = np.zeros((X.shape[0], 30))
+        self.means = rng.uniform(1e-3, 0.5, size=(X.shape[1], n_classes))  # Bernoulli means
+        self.table = np.empty_like(self.log_prob)
         # compile (or load from cache) before timing; also fills jll and resp
         self.time_blocked_jll(n_classes)
         self.time_blocked_add_jll(n_classes)
         self.time_joint_log_likelihood(n_classes)
         self.time_log_posterior(n_classes)
         self.time_scatter_counts(n_classes)
-        self.time_em_pass(n_classes)
+        self.time_em_pass(n_classes)  # (fills counts for the normalisation)
+        self.time_normalise_counts(n_classes)
+        self.time_bernoulli_tables(n_classes)
         self.time_make_blocks(n_classes)
 
     def time_joint_log_likelihood(self, n_classes):
@@ -146,6 +152,14 @@ class Kernels:
         blocked.blocked_em_pass(b.rows_per_block, self.n_samples, *b[1:], self.weight, self.labels,
                                 self.label_bounds, self.log_prior, self.log_prob, self.counts,
                                 self.class_counts)
+
+    def time_normalise_counts(self, n_classes):
+        """The multinomial M-step: smoothed log-probabilities from the counts."""
+        smoothed_log_prob(self.counts, 0.1, self.table, self.counts.shape[0])
+
+    def time_bernoulli_tables(self, n_classes):
+        """BernoulliMixture's E-step tables from its means (log-odds, sums)."""
+        bernoulli_tables(self.means, self.table)
 
     def time_make_blocks(self, n_classes):
         """The blocked copy of the matrix, made once per fit."""
