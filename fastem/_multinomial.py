@@ -245,7 +245,6 @@ class DocumentSeeds:
         self.blocks = blocks if blocks is not None and blocks.free.all() else None
         self._base = None
         Xs = _as_scipy(X)
-        self.lengths = np.asarray(Xs.sum(axis=1), dtype=np.float64).ravel()
         background = np.asarray(Xs.sum(axis=0), dtype=np.float64).ravel() + alpha
         n_features = X.shape[1] if n_features is None else n_features
         total = background.sum() + alpha * (n_features - X.shape[1])  # (the columns not held)
@@ -254,10 +253,11 @@ class DocumentSeeds:
         if not Xs.has_canonical_format:  # duplicates would split x log x
             Xs = Xs.copy()
             Xs.sum_duplicates()
-        row_xlogx = _as_scipy((xlogy(Xs.data, Xs.data), Xs.indices, Xs.indptr, X.shape))
+        self.lengths = np.empty(X.shape[0])
+        row_xlogx = np.empty(X.shape[0])
+        kernels.row_sums_xlogx(Xs.data, Xs.indptr, self.lengths, row_xlogx)
         # sum_w x_iw log(x_iw / n_i) = sum_w x_iw log x_iw - n_i log n_i
-        self.neg_entropy = (np.asarray(row_xlogx.sum(axis=1), dtype=np.float64).ravel()
-                            - xlogy(self.lengths, self.lengths))
+        self.neg_entropy = row_xlogx - xlogy(self.lengths, self.lengths)
 
     def _shares(self, rows):
         """What the documents ``rows`` add to the background in their centres:

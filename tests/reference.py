@@ -209,6 +209,16 @@ def ref_smoothed_log_prob(counts, alpha):
     return out
 
 
+def ref_row_sums_xlogx(data, indptr):
+    """``fastem._kernels.csr.row_sums_xlogx``: each row's sum of stored values
+    and of ``x log x`` (``scipy.special.xlogy``), entry by entry."""
+    from scipy.special import xlogy
+
+    n = indptr.shape[0] - 1
+    values = [np.asarray(data[indptr[i]:indptr[i + 1]], dtype=np.float64) for i in range(n)]
+    return (np.array([v.sum() for v in values]), np.array([xlogy(v, v).sum() for v in values]))
+
+
 def ref_count_invalid_entries(data, indices, n_features):
     """``[bad_index, non_finite, negative]`` counts over the stored entries."""
     data = np.asarray(data, dtype=np.float64)

@@ -677,6 +677,24 @@ def test_count_invalid_entries_matches_reference(n_slices, data_dtype, index_dty
     assert list(empty) == [0, 0, 0]
 
 
+def test_row_sums_xlogx_match_reference(data_dtype, n_threads):
+    from fastem._kernels.csr import row_sums_xlogx
+    from reference import ref_row_sums_xlogx
+
+    c = Csr(ROWS, N_FEATURES)  # stored zeros, duplicates (taken apart), empty rows
+    rng = np.random.default_rng(4)
+    X = sp.random(300, 50, density=0.2, format="csr", random_state=5, dtype=np.float64)
+    X.data = rng.choice([1.0, 2.0, 3.0, 0.5, 1e-300, 7.25], size=X.nnz)
+    for data, indptr in ((c.data, c.indptr), (X.data, X.indptr)):
+        data = data.astype(data_dtype)
+        lengths = np.full(indptr.shape[0] - 1, np.nan)
+        xlogx = np.full_like(lengths, np.nan)
+        row_sums_xlogx(data, indptr, lengths, xlogx)
+        want_lengths, want_xlogx = ref_row_sums_xlogx(data, indptr)
+        np.testing.assert_allclose(lengths, want_lengths, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(xlogx, want_xlogx, rtol=1e-13, atol=1e-300)
+
+
 # --------------------------------------------------------------------------
 # grouped_counts (the supervised count pass, through _base.assignment_counts)
 # --------------------------------------------------------------------------
