@@ -207,3 +207,66 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
     print(f"ratio = baseline s / fastem s; peak MiB = resident memory fastem added (input CSR: "
           f"{input_mb:.0f} MiB)", file=out)
     return rows
+
+
+def run_scaling(nnz=(1_000_000, 10_000_000, 50_000_000), n_features=100_000, n_components=(20,),
+                n_threads=2, rounds=8, alpha=0.01, random_state=0, words_per_doc=90, out=None):
+    """Time per non-zero of one EM iteration across corpus sizes, in one process.
+
+    One corpus per value of ``nnz``, with ``nnz / words_per_doc`` documents
+    (documents of about 90 distinct words, as in the default corpus) over the
+    same ``n_features`` words. For each K, the corpora's iterations are timed
+    in turns, ``rounds`` times (in each round a case runs as many iterations
+    as make about the same time as the largest case's one, at most 20), so
+    that a machine whose speed drifts between processes or minutes slows
+    every case alike. Prints, per case, the best and median nanoseconds per
+    non-zero and the best relative to the lowest best; returns the rows.
+    """
+    import sys
+
+    out = sys.stdout if out is None else out
+    nnz = [int(v) for v in nnz]
+    if min(nnz) < words_per_doc:
+        raise ValueError(f"every nnz value must be at least {words_per_doc} (one document).")
+    corpora = []
+    for target in nnz:
+        X = sp.csr_matrix(make_bench_corpus(max(1, round(target / words_per_doc)), n_features,
+                                            target, random_state=random_state)[0])
+        corpora.append(X)
+    with threads(n_threads) as n_used:
+        pass
+    print(f"scaling: {len(corpora)} corpora over {n_features} words, documents of about "
+          f"{words_per_doc} words; threads={n_used}, {rounds} rounds in turns", file=out)
+    header = (f"{'case':<42} {'best s':>9} {'best ns/nnz':>12} {'median ns/nnz':>14} "
+              f"{'vs lowest':>10}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    rows = []
+    rng = np.random.default_rng(random_state)
+    largest = max(X.nnz for X in corpora)
+    with threads(n_threads):
+        for k in n_components:
+            log_prob = np.log(rng.dirichlet(np.ones(n_features), size=k).T.copy())
+            log_prior = np.full(k, -np.log(k))
+            runners = []
+            for X in corpora:
+                iteration = _fastem_iteration_runner(X, log_prior, log_prob, alpha)[0]
+                iteration()  # compile / warm caches
+                runners.append(iteration)
+            times = [[] for _ in corpora]
+            for _ in range(rounds):
+                for X, iteration, case_times in zip(corpora, runners, times):
+                    for _ in range(min(20, max(1, round(largest / max(1, X.nnz))))):
+                        start = time.perf_counter()
+                        iteration()
+                        case_times.append(time.perf_counter() - start)
+            best_ns = [min(t) / X.nnz * 1e9 for t, X in zip(times, corpora)]
+            lowest = min(best_ns)
+            for X, case_times, ns in zip(corpora, times, best_ns):
+                case = f"EM iteration K={k}, {X.nnz} nnz ({X.shape[0]} docs)"
+                median_ns = float(np.median(case_times)) / X.nnz * 1e9
+                rows.append(dict(case=case, nnz=X.nnz, n_components=k, best=min(case_times),
+                                 best_ns=ns, median_ns=median_ns, vs_lowest=ns / lowest))
+                print(f"{case:<42} {min(case_times):>9.4f} {ns:>12.2f} {median_ns:>14.2f} "
+                      f"{ns / lowest:>10.2f}", file=out, flush=True)
+    return rows

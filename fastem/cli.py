@@ -380,10 +380,19 @@ def bench(args, out=None):
         run_gaussian(n_jobs=-1 if args.threads is None else args.threads,
                      repeat=max(1, args.repeat), seed=args.random_state)
         return 0
-    from .bench import run
+    from .bench import run, run_scaling
 
     if args.repeat < 1 or args.nnz < 1:
         raise SystemExit("fastem bench: error: --repeat and --nnz must be at least 1")
+    if args.scaling:
+        try:
+            run_scaling(nnz=args.scaling, n_features=args.n_features,
+                        n_components=args.n_components,
+                        n_threads=-1 if args.threads is None else args.threads,
+                        alpha=args.alpha, random_state=args.random_state, out=out)
+        except ValueError as exc:
+            raise SystemExit(f"fastem bench: error: --scaling: {exc}")
+        return 0
     run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
         n_components=args.n_components, n_threads=-1 if args.threads is None else args.threads,
         repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out,
@@ -442,6 +451,11 @@ def build_parser():
     p.add_argument("--gaussian", action="store_true",
                    help="instead: GaussianMixture against scikit-learn per covariance type "
                         "(200,000 x 32, K=16, 10 iterations)")
+    p.add_argument("--scaling", type=int_list, default=None, metavar="NNZ,NNZ,...",
+                   help="instead: one EM iteration's time per non-zero on corpora of these "
+                        "numbers of non-zeros (documents of about 90 words, --n-features "
+                        "words), for each -k, timed in turns in one process (e.g. --scaling "
+                        "1000000,10000000,50000000 -k 20)")
     p.set_defaults(func=bench)
 
     p = sub.add_parser("fit", help="fit a model to a svmlight or .npz file and save it",

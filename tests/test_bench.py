@@ -70,3 +70,25 @@ def test_peak_memory_of_repeated_runs_is_one_run():
         pytest.skip("no resettable peak resident memory on this system")
     assert result.nbytes == size
     assert 0.9 * (size >> 20) < peak < 1.5 * (size >> 20)
+
+
+def test_scaling_times_every_corpus_in_turns(capsys):
+    from fastem.bench import run_scaling
+
+    out = io.StringIO()
+    rows = run_scaling(nnz=(3000, 9000), n_features=2000, n_components=(3, 4), n_threads=1,
+                       rounds=2, out=out)
+    assert [r["n_components"] for r in rows] == [3, 3, 4, 4]
+    for row, target in zip(rows, (3000, 9000) * 2):
+        assert abs(row["nnz"] - target) / target < 0.15
+        assert f"({round(target / 90)} docs)" in row["case"]  # documents of about 90 words
+    for k in (3, 4):
+        of_k = [r for r in rows if r["n_components"] == k]
+        assert min(r["vs_lowest"] for r in of_k) == 1.0
+        assert all(r["best_ns"] > 0 and r["median_ns"] >= r["best_ns"] for r in of_k)
+    assert "vs lowest" in out.getvalue()
+    assert main(["bench", "--scaling", "2000,4000", "-k", "2", "--n-features", "100",
+                 "--threads", "1"]) == 0
+    assert "EM iteration K=2, " in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="at least 90"):
+        main(["bench", "--scaling", "50", "-k", "2", "--n-features", "100"])
