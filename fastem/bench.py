@@ -237,7 +237,7 @@ def run_scaling(nnz=(1_000_000, 10_000_000, 50_000_000), n_features=100_000, n_c
         pass
     print(f"scaling: {len(corpora)} corpora over {n_features} words, documents of about "
           f"{words_per_doc} words; threads={n_used}, {rounds} rounds in turns", file=out)
-    header = (f"{'case':<42} {'best s':>9} {'best ns/nnz':>12} {'median ns/nnz':>14} "
+    header = (f"{'case':<48} {'best s':>9} {'best ns/nnz':>12} {'median ns/nnz':>14} "
               f"{'vs lowest':>10}")
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -267,6 +267,6 @@ def run_scaling(nnz=(1_000_000, 10_000_000, 50_000_000), n_features=100_000, n_c
                 median_ns = float(np.median(case_times)) / X.nnz * 1e9
                 rows.append(dict(case=case, nnz=X.nnz, n_components=k, best=min(case_times),
                                  best_ns=ns, median_ns=median_ns, vs_lowest=ns / lowest))
-                print(f"{case:<42} {min(case_times):>9.4f} {ns:>12.2f} {median_ns:>14.2f} "
+                print(f"{case:<48} {min(case_times):>9.4f} {ns:>12.2f} {median_ns:>14.2f} "
                       f"{ns / lowest:>10.2f}", file=out, flush=True)
     return rows
