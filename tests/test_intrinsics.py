@@ -91,7 +91,8 @@ _vlog1m = _elementwise(vlog1m)
     lambda rng, n: rng.uniform(0.0, 1.0, n),
     lambda rng, n: np.exp(rng.uniform(-700.0, 0.0, n)),      # tiny x: log1p's own domain
     lambda rng, n: 1.0 - np.exp(rng.uniform(-36.0, 0.0, n)),  # up to 1 - 2^-52
-    lambda rng, n: rng.uniform(0.28, 0.31, n),                 # where the two ways meet
+    lambda rng, n: rng.uniform(0.28, 0.31, n),                 # where the ways meet:
+    lambda rng, n: rng.uniform(0.63, 0.66, n),                 # 1 - 1/sqrt(2), 1 - 1/sqrt(8)
     lambda rng, n: rng.uniform(-0.41, 0.0, n),                 # (3 ulp further down)
 ])
 def test_vlog1m_within_two_ulp_of_log1p(sampler):

@@ -15,7 +15,7 @@ _N_BLOCKS = 16
 #: K = 20 per row leaves 4 of them to scalar code). Measured on [100000, 20],
 #: 1 thread: 8.0-10.7 -> 6.5-6.9 ms with the logs flat; an F-ordered
 #: (transposed) table 25.5 -> 8.3 ms; then with the rest flat too (AMD Zen 5,
-#: AVX-512), 1 thread 5.1 -> 3.2 ms, 2 threads 3.6-4.6 -> 2.3 ms
+#: AVX-512), 1 thread 5.1 -> 3.0-3.2 ms, 2 threads 3.6-4.6 -> 1.5-2.3 ms
 _VALUES_PER_CHUNK = 2048
 
 
@@ -36,8 +36,8 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     Dirichlet log-prior), without another pass over the table; both are
     float64 sums, in a fixed order, of the values as stored in ``out``, the
     second over all ``n_features`` words (a word without counts adds the
-    values of a row without counts). A zero count contributes 0 to the first sum even where
-    ``out`` is -inf.
+    values of a row without counts). A zero count contributes 0 to the first
+    sum even where ``out`` is -inf.
     """
     n_rows, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
