@@ -209,6 +209,14 @@ def ref_smoothed_log_prob(counts, alpha):
     return out
 
 
+def ref_capped_kl_costs(jll, neg_entropy, lengths, shift, cap):
+    """``fastem._kernels.multinomial.capped_kl_costs``: ``(costs, column sums)``
+    with ``costs = min(max(neg_entropy - jll + lengths * shift, 0), cap)``."""
+    cost = neg_entropy[:, None] - jll + lengths[:, None] * shift[None, :]
+    cost = np.minimum(np.maximum(cost, 0.0), cap[:, None])
+    return cost, cost.sum(axis=0)
+
+
 def ref_row_sums_xlogx(data, indptr):
     """``fastem._kernels.csr.row_sums_xlogx``: each row's sum of stored values
     and of ``x log x`` (``scipy.special.xlogy``), entry by entry."""

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastem._kernels.multinomial import smoothed_log_prob
+from fastem._kernels.multinomial import capped_kl_costs, smoothed_log_prob
 
 sys.path.insert(0, os.path.dirname(__file__))
-from reference import ref_smoothed_log_prob  # noqa: E402
+from reference import ref_capped_kl_costs, ref_smoothed_log_prob  # noqa: E402
 
 
 # n_threads comes from conftest.py
@@ -109,3 +109,41 @@ def test_words_not_stored_count_as_rows_without_counts(alpha, dtype, n_threads):
     assert_allclose(dot, full_dot, rtol=1e-12)
     assert_allclose(total, full_total, rtol=1e-12)
     assert_allclose(total, full_out.sum(dtype=np.float64), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (50, 3), (3000, 30), (7, 40)])
+def test_capped_kl_costs_match_reference(shape, n_threads):
+    rng = np.random.default_rng(shape[0])
+    n, c = shape
+    jll = -rng.gamma(2.0, 50.0, size=shape)
+    neg_entropy = -rng.gamma(2.0, 40.0, size=n)  # some costs dip below 0: clipped
+    lengths = rng.integers(0, 100, size=n).astype(float)
+    shift = np.where(rng.random(c) < 0.3, np.log1p(-0.5), 0.0)  # empty documents' centres
+    cap = np.where(rng.random(n) < 0.5, rng.gamma(2.0, 30.0, size=n), np.inf)
+    want, want_sums = ref_capped_kl_costs(jll, neg_entropy, lengths, shift, cap)
+    got = jll.copy()
+    sums = np.full(c, np.nan)
+    capped_kl_costs(got, neg_entropy, lengths, shift, cap, sums)
+    assert_allclose(got, want, rtol=1e-14, atol=1e-12)
+    assert_allclose(sums, want_sums, rtol=1e-12)
+    assert (got == 0).any() or n < 50
+
+
+def test_capped_kl_costs_thread_independent():
+    rng = np.random.default_rng(1)
+    jll = -rng.gamma(2.0, 50.0, size=(20000, 30))
+    args = (-rng.gamma(2.0, 40.0, size=20000), rng.random(20000) * 100, np.zeros(30),
+            np.full(20000, np.inf))
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(n)
+            got, sums = jll.copy(), np.empty(30)
+            capped_kl_costs(got, *args, sums)
+            results.append((got, sums))
+    finally:
+        numba.set_num_threads(previous)
+    # fixed summation blocks: identical bits whatever the thread count
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])

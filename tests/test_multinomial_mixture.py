@@ -267,15 +267,22 @@ def test_seeding_costs_are_kl_divergences(blocked, alpha):
                0.5 * dense[i] / dense[i].sum() + 0.5 * background for i in rows]
     for c, center in enumerate(centers):
         assert_allclose(np.exp(log_centers[:, c]), center, rtol=1e-12)
-    cost = seeds.costs(rows)
+    cost, sums = seeds.costs(rows)
     assert cost.shape == (12, 3) and (seeds.blocks is blocks) == blocked
     assert np.all(np.isfinite(cost))
     lengths = dense.sum(axis=1)
+    expected = np.zeros((12, 3))
     for i in range(12):
         p = dense[i] / lengths[i] if lengths[i] else np.zeros(9)
         for c, center in enumerate(centers):
-            expected = lengths[i] * rel_entr(p, center).sum()
-            assert_allclose(cost[i, c], expected, rtol=1e-10, atol=1e-12)
+            expected[i, c] = lengths[i] * rel_entr(p, center).sum()
+    assert_allclose(cost, expected, rtol=1e-10, atol=1e-12)
+    assert_allclose(sums, expected.sum(axis=0), rtol=1e-12)
+    # capped at each document's current cost (the seeding's minimum)
+    cap = expected[:, 1].copy()
+    capped, capped_sums = seeds.costs(rows, cap=cap)
+    assert_allclose(capped, np.minimum(expected, cap[:, None]), rtol=1e-10, atol=1e-12)
+    assert_allclose(capped_sums, capped.sum(axis=0), rtol=1e-12)
 
 
 def test_kmeans_plusplus_seeds_do_not_depend_on_the_copy_or_the_trial_blocks(big_corpus,

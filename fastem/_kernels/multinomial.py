@@ -122,3 +122,36 @@ def gather_rows(table, rows, out):
             r = block_rows[w]
             for k in range(n_components):
                 block_out[w, k] = table[r, k]
+
+
+@njit(**PARALLEL_JIT)
+def capped_kl_costs(jll, neg_entropy, lengths, shift, cap, col_sums):
+    """The k-means++ seeding's costs from its joint log-likelihoods, in place:
+    ``jll[i, c]`` becomes ``min(max(neg_entropy[i] - jll[i, c] + lengths[i] *
+    shift[c], 0), cap[i])`` (``fastem._multinomial.DocumentSeeds.costs``), and
+    ``col_sums[c]`` the sum of column ``c`` of the result, float64 in a fixed
+    order (``_N_BLOCKS`` blocks of rows), whatever the thread count. One pass
+    instead of NumPy's subtract, maximum, minimum and column sum, each a pass
+    over [n_samples, C]: 30 candidates on 100,000 documents 5.2-5.6 -> 0.4 ms
+    (AMD Zen 5, 2 threads)."""
+    n_rows, n_cols = jll.shape
+    partial = np.zeros((_N_BLOCKS, n_cols))
+    for b in prange(_N_BLOCKS):
+        acc = np.zeros(n_cols)  # thread-local: rows of `partial` share cache lines
+        for i in range(b * n_rows // _N_BLOCKS, (b + 1) * n_rows // _N_BLOCKS):
+            base = neg_entropy[i]
+            length = lengths[i]
+            limit = cap[i]
+            row = jll[i]
+            for c in range(n_cols):
+                value = base - row[c] + length * shift[c]
+                value = value if value > 0.0 else 0.0  # rounding can dip below 0
+                value = value if value < limit else limit
+                row[c] = value
+                acc[c] += value
+        partial[b] = acc
+    for c in range(n_cols):
+        total = 0.0
+        for b in range(_N_BLOCKS):
+            total += partial[b, c]
+        col_sums[c] = total
