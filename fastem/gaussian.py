@@ -149,27 +149,29 @@ def _total_scatter(X, center, block=65536):
 def _stats_from_resp(X, resp, want_full, bounds):
     """Statistics of a responsibility matrix (initialisation only), about the
     weighted means (dense) or 0 (sparse), in the kernels' layout:
-    ``(nk, s1, diag, shift, full)``, with ``full`` (dense, ``want_full``) or
-    ``diag`` the second moments and the other None. Dense ones come from
-    the loops of the EM passes (``moments_full`` / ``moments_diag``, over the
-    row chunks ``bounds``; on 200,000 x 32, K=16, full: 0.72 s in the NumPy
-    blocks they replace, which visited every row for every component)."""
+    ``(nk, s1, s2, shift)``, ``s2`` the second moments: [K, d, d] when
+    ``want_full``, else their diagonals [K, d] (sparse input is for 'diag'
+    and 'spherical' only). Dense ones come from the loops of the EM passes
+    (``moments_full`` / ``moments_diag``, over the row chunks ``bounds``; on
+    200,000 x 32, K=16, full: 0.72 s in the NumPy blocks they replace, which
+    visited every row for every component)."""
     nk = resp.sum(axis=0)
     if sp.issparse(X):
         s1 = np.asarray((X.T @ resp).T)
         s2 = np.asarray((X.multiply(X).T @ resp).T)
-        return nk, s1, s2, np.zeros_like(s1), None
+        return nk, s1, s2, np.zeros_like(s1)
     shift = (resp.T @ X) / (nk + _NK_EPS)[:, None]
     n_components, d = shift.shape
     resp = np.ascontiguousarray(resp, dtype=PARAM_DTYPE)
     s1 = np.empty((n_components, d))
+    # (the kernels' nk is the one above, summed in their order: not used)
     if want_full:
-        full = np.empty((n_components, d, d))
-        kernels.moments_full(X, resp, shift, bounds, np.empty(n_components), s1, full)
-        return nk, s1, None, shift, _symmetric_from_lower(full)
-    diag = np.empty((n_components, d))
-    kernels.moments_diag(X, resp, shift, bounds, np.empty(n_components), s1, diag)
-    return nk, s1, diag, shift, None
+        s2 = np.empty((n_components, d, d))
+        kernels.moments_full(X, resp, shift, bounds, np.empty(n_components), s1, s2)
+        return nk, s1, _symmetric_from_lower(s2), shift
+    s2 = np.empty((n_components, d))
+    kernels.moments_diag(X, resp, shift, bounds, np.empty(n_components), s1, s2)
+    return nk, s1, s2, shift
 
 
 def _symmetric_from_lower(s2):
@@ -487,10 +489,8 @@ class GaussianMixture(DensityMixin, EMMixin):
             resp = np.zeros((n_samples, K))
             _, indices = kmeans_plusplus(X, K, random_state=random_state)
             resp[indices, np.arange(K)] = 1
-        nk, s1, s2, shift, full = _stats_from_resp(X, resp, self.covariance_type == "full",
-                                                   data.bounds)
-        if self.covariance_type == "full":
-            s2 = full
+        nk, s1, s2, shift = _stats_from_resp(X, resp, self.covariance_type == "full",
+                                             data.bounds)
         self._m_step(data, _Stats(nk, s1, s2, shift))
         if self.covariance_type == "tied" and not np.allclose(resp.sum(axis=1), 1.0):
             # scikit-learn's tied estimate (X'X - Σ N_k μ_k μ_k') / Σ N_k assumes every
