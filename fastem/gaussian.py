@@ -183,6 +183,21 @@ def _symmetric_from_lower(s2):
 # GaussianMixture
 # ----------------------------------------------------------------------------
 
+
+def _int32_indexed(X):
+    """``X`` for scikit-learn's KMeans, which takes sparse input with 32-bit
+    indices only: a CSR with int64 indices that fit in 32 bits gets an int32
+    view of its structure (the values are shared); anything else is returned
+    as it is, and a CSR that does not fit is refused."""
+    if not sp.issparse(X) or X.indices.dtype == np.int32:
+        return X
+    if max(X.nnz, X.shape[1]) >= 2**31:
+        raise ValueError(f"init_params='kmeans' uses scikit-learn's KMeans, which needs sparse "
+                         f"input with 32-bit indices; this X has {X.nnz} stored entries and "
+                         f"{X.shape[1]} columns. Use init_params='k-means++' or 'random'.")
+    return sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+                         shape=X.shape)
+
 class GaussianMixture(DensityMixin, EMMixin):
     """Gaussian mixture fitted by EM (or MAP-EM), with Numba kernels.
 
@@ -352,6 +367,12 @@ class GaussianMixture(DensityMixin, EMMixin):
         if sp.issparse(X):
             X = sp.csr_matrix(X)
             X.check_format(full_check=True)  # Numba does not check bounds
+            if not X.has_canonical_format:
+                # the kernels square each stored entry: duplicates must be one
+                # entry first ((a + b)^2 is not a^2 + b^2); the caller's
+                # arrays are left as they are
+                X = X.copy()
+                X.sum_duplicates()
         return X
 
     def _check_inits(self, n_features):
@@ -476,7 +497,8 @@ class GaussianMixture(DensityMixin, EMMixin):
         weights_init, means_init, precisions_init = self._inits
         resp = None
         if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=K, n_init=1, random_state=random_state).fit(X).labels_
+            labels = KMeans(n_clusters=K, n_init=1, random_state=random_state).fit(
+                _int32_indexed(X)).labels_
             resp = np.zeros((n_samples, K))
             resp[np.arange(n_samples), labels] = 1
         elif self.init_params == "random":
@@ -690,8 +712,15 @@ class GaussianMixture(DensityMixin, EMMixin):
     def _estimate_weighted_log_prob(self, X):
         check_is_fitted(self, "weights_")
         X = self._validate_X(X, reset=False)
+        # the kernels index the fitted tables without bounds checks: read K
+        # and d from them, not from parameters that may have changed since
+        # (set_params) or from a refit that failed after validating X
+        K, d = self.means_.shape
+        if X.shape[1] != d:
+            raise ValueError(f"X has {X.shape[1]} features, but the fitted parameters have {d}: "
+                             "the last fit did not complete. Fit the model again before "
+                             "predicting.")
         n = X.shape[0]
-        K = self.n_components
         out = np.empty((n, K))
         const = self._log_const()
         means = np.ascontiguousarray(self.means_)

@@ -96,8 +96,14 @@ class _CSRMixtureMixin(DensityMixin, EMMixin):
     ``_n_parameters()``.
     """
 
+    def _check_fit_params(self):
+        """Checks of the model's own parameters that ``_validate_params``
+        cannot make; run by ``_start_fit`` before it changes any attribute."""
+
     def _start_fit(self, X):
-        """Validate parameters and ``X`` for a fit; returns ``(X, warm)``."""
+        """Validate parameters and ``X`` for a fit; returns ``(X, warm)``.
+        Nothing is set on the model until every check has passed (a model
+        whose refit was refused keeps its previous state)."""
         self._validate_params()
         warm = self.warm_start and hasattr(self, "converged_")
         # a fresh fit may change n_features; a warm one may not
@@ -106,8 +112,10 @@ class _CSRMixtureMixin(DensityMixin, EMMixin):
         if warm and self.weights_.shape[0] != self.n_components:
             raise ValueError(f"warm_start=True needs the same n_components as the previous fit "
                              f"({self.weights_.shape[0]}), got {self.n_components}.")
-        self._concentration = _resolve_weight_concentration(self.weight_concentration_prior,
-                                                            self.n_components)
+        concentration = _resolve_weight_concentration(self.weight_concentration_prior,
+                                                      self.n_components)
+        self._check_fit_params()
+        self._concentration = concentration
         self.n_features_in_ = X.shape[1]
         return X, warm
 
@@ -401,6 +409,9 @@ class BernoulliMixture(_CSRMixtureMixin):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
+    def _check_fit_params(self):
+        self._beta = self._check_beta_prior()
+
     def _check_beta_prior(self):
         try:
             prior = np.asarray(self.beta_prior, dtype=np.float64)
@@ -430,8 +441,6 @@ class BernoulliMixture(_CSRMixtureMixin):
         self : BernoulliMixture
         """
         X, _ = self._start_fit(X)
-        a, b = self._check_beta_prior()
-        self._beta = (a, b)
         with threads(self.n_jobs) as n_threads:
             self._fit_em(make_em_data(_binarize_csr(X), self.n_components, n_threads))
         return self
@@ -715,6 +724,9 @@ class MultinomialMixture(_CSRMixtureMixin):
         self.dtype = dtype
 
     # ------------------------------------------------------------------ fit
+    def _check_fit_params(self):
+        self._dtype = check_param_dtype(self.dtype, self)
+
     def fit(self, X, y=None):
         """Fit the mixture by EM.
 
@@ -730,7 +742,6 @@ class MultinomialMixture(_CSRMixtureMixin):
         self : MultinomialMixture
         """
         X, warm = self._start_fit(X)
-        self._dtype = check_param_dtype(self.dtype, self)
         vocabulary = Vocabulary(X, enabled=self.max_iter > 0)
         with threads(self.n_jobs) as n_threads, fitting_on(self, vocabulary, ("_log_prob",), warm):
             self._fit_em(make_em_data(vocabulary.matrix(X), self.n_components, n_threads))

@@ -274,7 +274,10 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
                              "the next integers); pass n_classes=None or use numeric labels.")
         start = max(int(np.max(observed)) + 1, 0)  # never -1, the unlabelled marker
         extra = np.arange(start, start + self.n_classes - n_observed)
-        return np.concatenate([observed, extra.astype(observed.dtype)])
+        # a dtype that holds the new names too (uint8 labels up to 255 and a
+        # class 256 need uint16)
+        dtype = np.result_type(observed.dtype, np.min_scalar_type(int(extra[-1])))
+        return np.concatenate([observed.astype(dtype), extra.astype(dtype)])
 
     def _fixed_log_prior(self, n_classes):
         """The class log prior when it is not learnt, else None."""
@@ -421,7 +424,9 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         X = check_csr(X, n_features=self.n_features_in_, estimator=self)
         with threads(self.n_jobs):
             jll, resp, log_norm = predict_arrays(X, self._log_prior, self._log_prob, need_posterior)
-        per_class = self.n_components_per_class
+        # components per class from the fitted table (a set_params since the
+        # fit does not change it)
+        per_class = jll.shape[1] // self.classes_.shape[0]
         if per_class == 1:
             return jll, resp, log_norm
         # a class's likelihood sums those of its components (Nigam et al. §5.2)

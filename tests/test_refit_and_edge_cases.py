@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.naive_bayes import MultinomialNB
 
-from fastem import BernoulliMixture, MultinomialMixture, NaiveBayesEM
+from fastem import BernoulliMixture, GaussianMixture, MultinomialMixture, NaiveBayesEM
 from fastem.datasets import make_corpus
 
 
@@ -145,3 +145,110 @@ def test_multinomial_mixture_keeps_the_sum_of_its_table(init, max_iter):
     log_norm = model.score_samples(X)
     prior = 0.5 * model._log_prob.sum(dtype=np.float64)
     assert_allclose(model.lower_bound_, (log_norm.sum() + prior) / X.shape[0], rtol=1e-10)
+
+
+# --- a refused refit, parameters changed after a fit, label dtypes, sparse
+# Gaussian input (found in a review of the input handling) -----------------
+
+def _poisson_csr(n_rows, n_cols, seed):
+    return sp.csr_matrix(np.random.default_rng(seed).poisson(1.0, (n_rows, n_cols)).astype(float))
+
+
+@pytest.mark.parametrize("make, bad", [
+    (lambda: BernoulliMixture(2, random_state=0), {"beta_prior": (0.5, 0.5)}),
+    (lambda: MultinomialMixture(2, random_state=0), {"dtype": "int8"}),
+], ids=["bernoulli-beta_prior", "multinomial-dtype"])
+def test_a_refused_refit_leaves_the_fitted_model_as_it_was(make, bad):
+    X5, X9 = _poisson_csr(20, 5, 0), _poisson_csr(20, 9, 1)
+    model = make().fit(X5)
+    before = model.score_samples(X5)
+    with pytest.raises(ValueError):
+        model.set_params(**bad).fit(X9)
+    assert model.n_features_in_ == 5
+    assert_allclose(model.score_samples(X5), before, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="expecting 5 features"):
+        model.score_samples(X9)
+
+
+def test_prediction_refuses_rows_wider_than_the_fitted_tables():
+    # a model left inconsistent (n_features_in_ ahead of its tables, as a fit
+    # failing midway could leave it) must not hand the kernel a column it
+    # would read past the table's end
+    X5 = _poisson_csr(20, 5, 0)
+    wide = sp.csr_matrix((np.ones(2), ([0, 1], [7, 3_999_999])), shape=(2, 4_000_000))
+    for model in (BernoulliMixture(2, random_state=0), MultinomialMixture(2, random_state=0),
+                  NaiveBayesEM(n_classes=2, random_state=0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X5)
+        model.n_features_in_ = wide.shape[1]
+        with pytest.raises(ValueError, match="the fitted parameters have 5"):
+            model.predict(wide)
+
+
+def test_gaussian_refit_with_too_few_rows_does_not_predict_from_stale_tables():
+    rng = np.random.default_rng(0)
+    model = GaussianMixture(3, covariance_type="diag", random_state=0).fit(rng.normal(size=(50, 2)))
+    with pytest.raises(ValueError, match="n_components=3 must be <= n_samples=2"):
+        model.fit(rng.normal(size=(2, 8)))
+    with pytest.raises(ValueError, match="the fitted parameters have 2"):
+        model.score_samples(rng.normal(size=(4, 8)))
+
+
+def test_gaussian_predictions_read_k_from_the_fitted_means():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 5]
+    model = GaussianMixture(2, random_state=0).fit(X)
+    proba, labels = model.predict_proba(X), model.predict(X)
+    model.set_params(n_components=4)  # no refit
+    assert_allclose(model.predict_proba(X), proba, rtol=0, atol=0)
+    np.testing.assert_array_equal(model.predict(X), labels)
+
+
+def test_naive_bayes_predictions_read_components_per_class_from_the_fit(two_corpora):
+    X1, y1, _, _ = two_corpora
+    model = NaiveBayesEM().fit(X1, y1)
+    proba = model.predict_proba(X1)
+    model.set_params(n_components_per_class=2)  # no refit
+    assert_allclose(model.predict_proba(X1), proba, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype, labels, extra", [
+    (np.uint8, [0, 255], 256), (np.int8, [0, 127], 128), (np.int64, [0, 4], 5),
+])
+def test_extra_class_names_get_a_dtype_that_holds_them(two_corpora, dtype, labels, extra):
+    X1, _, _, _ = two_corpora
+    y = np.resize(np.array(labels, dtype=dtype), X1.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = NaiveBayesEM(n_classes=3, random_state=0).fit(X1, y)
+    assert list(model.classes_) == labels + [extra]
+    assert np.can_cast(dtype, model.classes_.dtype)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_gaussian_sparse_input_with_duplicate_entries_is_summed_first(covariance_type):
+    D = np.random.default_rng(0).poisson(1.0, (30, 4)).astype(float)
+    A = sp.csr_matrix(D)
+    # every stored value split into two entries of half the value (a non-canonical CSR)
+    rows = np.repeat(np.arange(30), np.diff(A.indptr))
+    B = sp.csr_matrix((np.r_[A.data / 2, A.data / 2][np.argsort(np.r_[rows, rows], kind="stable")],
+                       np.r_[A.indices, A.indices][np.argsort(np.r_[rows, rows], kind="stable")],
+                       np.r_[0, np.cumsum(2 * np.diff(A.indptr))]), shape=A.shape)
+    assert not B.has_canonical_format and abs(B - A).max() == 0
+    B_before = (B.data.copy(), B.indices.copy(), B.indptr.copy())
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(D)
+    assert_allclose(model.score_samples(B), model.score_samples(D), rtol=1e-12)
+    refit = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(B)
+    assert_allclose(refit.means_, model.means_, rtol=1e-10)
+    for before, after in zip(B_before, (B.data, B.indices, B.indptr)):
+        np.testing.assert_array_equal(before, after)  # the caller's matrix is untouched
+
+
+def test_gaussian_kmeans_init_takes_int64_indexed_csr():
+    X = _poisson_csr(40, 5, 0)
+    X64 = X.copy()  # (the constructor would pick 32-bit indices again)
+    X64.indices, X64.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    a = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    b = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X64)
+    assert_allclose(b.means_, a.means_, rtol=0, atol=0)
