@@ -160,14 +160,14 @@ class DocumentNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if self.norm is not None:
             # a row's scale does not survive the normalisation, so divide it
             # by its largest value first: data * idf_ cannot overflow
-            _scale_rows(X, _inverse(_row_reduce(np.maximum, X.data, X.indptr)))
+            _divide_rows(X, _row_reduce(np.maximum, X.data, X.indptr))
         if self.idf:
             X.data *= self.idf_[X.indices]
         if self.norm is not None:
             # again after idf: with the largest value exactly 1 the norm is in
             # [1, n_features], so it neither overflows nor underflows to 0; an
             # all-zero row has maximum and norm 0 and gets factor 0, not NaN
-            _scale_rows(X, _inverse(_row_reduce(np.maximum, X.data, X.indptr)))
+            _divide_rows(X, _row_reduce(np.maximum, X.data, X.indptr))
             if self.norm == "l1":  # entries are >= 0
                 norms = _row_reduce(np.add, X.data, X.indptr)
             else:
@@ -211,6 +211,15 @@ def _row_reduce(ufunc, values, indptr):
 def _inverse(values, numerator=1.0):
     """``numerator / values``, with 0 where ``values`` is 0 (an empty row)."""
     return np.divide(numerator, values, out=np.zeros_like(values), where=values > 0)
+
+
+def _divide_rows(X, divisors):
+    """Divide row ``i`` of the CSR matrix ``X`` by ``divisors[i]``, in place
+    (a row with divisor 0 becomes 0). Dividing, not multiplying by the
+    inverse: 1 / x overflows for a subnormal x, and 0 * inf is NaN."""
+    per_entry = np.repeat(divisors, np.diff(X.indptr))
+    np.divide(X.data, per_entry, out=X.data, where=per_entry > 0)
+    X.data[per_entry <= 0] = 0.0
 
 
 def _scale_rows(X, factors):

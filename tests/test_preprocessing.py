@@ -321,6 +321,18 @@ def test_extreme_values_are_finite():
         assert_allclose(Xt.toarray(), [[0.0, 10.0], [0.0, 0.0]], rtol=RTOL)
 
 
+@pytest.mark.parametrize("log_tf", [False, True])
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_subnormal_values_are_scaled_not_inverted(log_tf, norm):
+    # 1 / 1e-320 overflows to inf, and inf times the row's values gave NaN
+    X = sp.csr_matrix(np.array([[1e-320, 2e-320, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+    Xt = DocumentNormalizer(log_tf=log_tf, idf=False, norm=norm, length=3.0).fit_transform(X)
+    assert_canonical_output(Xt, X.shape)
+    ratio = np.array([1.0, 2.0])
+    row = 3.0 * ratio / (ratio.sum() if norm == "l1" else np.sqrt((ratio ** 2).sum()))
+    assert_allclose(Xt[0].toarray()[0, :2], row, rtol=1e-12)
+
+
 def test_set_params_after_fit_uses_new_switches():
     X, _, _ = make_corpus(n_samples=20, n_features=10, n_classes=2, random_state=2)
     model = DocumentNormalizer().fit(X)
