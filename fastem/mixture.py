@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import EMMixin, assignment_counts, expected_counts, make_em_data, predict_arrays
 from ._config import PARAM_DTYPE, threads
-from ._kernels.bernoulli import bernoulli_tables
+from ._kernels.bernoulli import bernoulli_means, bernoulli_tables
 from ._multinomial import (DocumentSeeds, Vocabulary, fitting_on, kl_kmeans_plusplus,
                            multinomial_log_prob)
 from ._validation import CSR, check_csr, check_param_dtype
@@ -232,7 +232,8 @@ def _bernoulli_log_prior(log_weights, log_complement):
     return np.ascontiguousarray(log_weights + log_complement)
 
 
-def _bernoulli_m_step(counts, class_counts, a, b, concentration, eps=MEAN_EPS):
+def _bernoulli_m_step(counts, class_counts, a, b, concentration, eps=MEAN_EPS,
+                      overwrite=False):
     """MAP M-step of a Bernoulli mixture (seed 004 eqs. 51 and 57).
 
     ``counts`` [n_features, K] holds ``Σ_n γ_nk x_ni`` and ``class_counts`` [K]
@@ -248,12 +249,14 @@ def _bernoulli_m_step(counts, class_counts, a, b, concentration, eps=MEAN_EPS):
     the clipped unconstrained maximum. A component with ``N_k + a + b - 2 = 0``
     (empty under maximum likelihood) has a flat objective in μ; its means are
     set to 0.5.
+
+    One parallel kernel (``fastem._kernels.bernoulli.bernoulli_means``); with
+    ``overwrite``, a C-contiguous float64 ``counts`` becomes the means.
     """
-    denominator = class_counts + (a + b - 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (counts + (a - 1.0)) / denominator
-    mean[:, denominator <= 0] = 0.5
-    np.clip(mean, eps, 1.0 - eps, out=mean)
+    source = np.ascontiguousarray(counts, dtype=np.float64)
+    mean = source if overwrite or source is not counts else np.empty_like(source)
+    bernoulli_means(source, np.asarray(class_counts, dtype=np.float64), float(a), float(b),
+                    float(eps), mean)
     return _map_mixture_weights(class_counts, concentration), mean
 
 
@@ -479,7 +482,9 @@ class BernoulliMixture(_CSRMixtureMixin):
 
     def _m_step(self, data, stats):
         a, b = self._beta
-        self._set_parameters(_bernoulli_m_step(*stats, a, b, self._concentration))
+        # (the pass's counts are fresh each iteration: the means take their place)
+        self._set_parameters(_bernoulli_m_step(*stats, a, b, self._concentration,
+                                               overwrite=True))
 
     def _log_param_prior(self):
         a, b = self._beta

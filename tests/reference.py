@@ -190,6 +190,17 @@ def ref_bernoulli_tables(mean):
     return log_mean - log_one_minus, log_one_minus.sum(axis=0), log_mean.sum()
 
 
+def ref_bernoulli_means(counts, class_counts, a, b, eps):
+    """``fastem._kernels.bernoulli.bernoulli_means``: ``(counts + a - 1) /
+    (N_k + a + b - 2)`` clipped to ``[eps, 1 - eps]``, 0.5 in a column whose
+    denominator is not positive, with numpy."""
+    denominator = np.asarray(class_counts, dtype=np.float64) + (a + b - 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (np.asarray(counts, dtype=np.float64) + (a - 1.0)) / denominator
+    mean[:, ~(denominator > 0)] = 0.5
+    return np.clip(mean, eps, 1.0 - eps)
+
+
 # ---------------------------------------------------------------------------
 # fastem._kernels.multinomial
 # ---------------------------------------------------------------------------

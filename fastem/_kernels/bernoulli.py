@@ -55,3 +55,43 @@ def bernoulli_tables(mean, log_odds):
         for k in range(n_components):
             log_complement[k] += partial[b, k]
     return log_complement, sum_log_mean
+
+
+@njit(**PARALLEL_JIT)
+def bernoulli_means(counts, class_counts, a, b, eps, out):
+    """MAP Bernoulli means (seed 004 eq. 51) into ``out``:
+    ``out[w, k] = (counts[w, k] + a - 1) / (class_counts[k] + a + b - 2)``,
+    clipped to ``[eps, 1 - eps]``, and 0.5 for a component whose denominator
+    is not positive (empty under maximum likelihood).
+
+    ``counts`` and ``out`` are C-contiguous [n_rows, K] float64 and ``out``
+    may be ``counts`` (the M-step overwrites the pass's fresh counts). One
+    flat loop per chunk of rows, as in ``bernoulli_tables``: NumPy's four
+    passes (add, divide, the empty columns, clip) with their [n_rows, K]
+    temporaries took 9-10 ms a call on [100000, 20] (Intel Xeon, 2 threads).
+    """
+    n_rows, n_components = counts.shape
+    chunk_rows = max(1, _VALUES_PER_CHUNK // max(1, n_components))
+    size = chunk_rows * n_components
+    # what each value needs of its column, tiled over a chunk once
+    scale = np.empty(size)
+    empty = np.empty(size, dtype=np.bool_)
+    for i in range(size):
+        denominator = class_counts[i % n_components] + (a + b - 2.0)
+        empty[i] = not denominator > 0.0
+        scale[i] = 1.0 / denominator if denominator > 0.0 else 0.0
+    shift = a - 1.0
+    low, high = eps, 1.0 - eps
+    flat_counts = counts.reshape(-1)
+    flat_out = out.reshape(-1)
+    for blk in prange(_N_BLOCKS):
+        w0 = blk * n_rows // _N_BLOCKS
+        w1 = (blk + 1) * n_rows // _N_BLOCKS
+        for c0 in range(0, w1 - w0, chunk_rows):  # (from 0: see csr's module docstring)
+            n = min(w1 - w0 - c0, chunk_rows) * n_components
+            start = (w0 + c0) * n_components
+            chunk_counts = flat_counts[start:start + n]
+            chunk_out = flat_out[start:start + n]
+            for i in range(n):
+                value = min(max((chunk_counts[i] + shift) * scale[i], low), high)
+                chunk_out[i] = 0.5 if empty[i] else value
