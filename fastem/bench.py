@@ -65,14 +65,24 @@ def make_bench_corpus(n_samples, n_features, nnz, n_classes=20, random_state=0):
     """A make_corpus corpus with about ``nnz`` stored entries.
 
     The mean document length is calibrated on a small sample so that the
-    number of distinct words per document gives the requested non-zeros.
+    number of distinct words per document gives the requested non-zeros. It
+    is capped at ``n_features * (1 + ln n_features)`` words, about the length
+    at which a document would hold every word if all were equally frequent:
+    longer documents add repeats, hardly any non-zeros, so a request close to
+    ``n_samples * n_features`` gets fewer non-zeros rather than documents
+    without bound. Raises ValueError when ``nnz`` exceeds ``n_samples *
+    n_features``, which no corpus of that shape can hold.
     """
+    if nnz > n_samples * n_features:
+        raise ValueError(f"nnz={nnz} exceeds n_samples x n_features = {n_samples} x {n_features} "
+                         f"= {n_samples * n_features}, the most a corpus of that shape can hold.")
     per_doc = nnz / n_samples
+    max_length = n_features * (1.0 + np.log(n_features))
     sample = min(n_samples, 2000)
     length = per_doc
     for _ in range(3):  # distinct words grow sub-linearly with length
         X, _, _ = make_corpus(sample, n_features, n_classes, length, random_state=random_state)
-        length *= per_doc / max(X.nnz / sample, 1e-9)
+        length = min(max_length, length * per_doc / max(X.nnz / sample, 1e-9))
     return make_corpus(n_samples, n_features, n_classes, length, random_state=random_state)
 
 
@@ -151,6 +161,8 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
 
     from . import NaiveBayesEM
 
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat!r}.")
     out = sys.stdout if out is None else out
     start = time.perf_counter()
     X, y, _ = make_bench_corpus(n_samples, n_features, nnz, random_state=random_state)
@@ -194,7 +206,7 @@ def run(n_samples=100_000, n_features=100_000, nnz=9_000_000, n_components=(2, 5
                      t_fast, t_base, diff, peak, "SciPy X@logp, logsumexp, X.T@resp")
                 print(f"  once per fit: validation + block copy {prepare:.3f} s, "
                       f"copy {blocks_mb:.0f} MiB", file=out, flush=True)
-        n_classes = int(y.max()) + 1
+        n_classes = np.unique(y).size  # the classes present, not the largest label + 1
         t_base, base = _best_time(lambda: MultinomialNB(alpha=alpha).fit(X, y), repeat)
         for dtype in dtypes:
             NaiveBayesEM(dtype=dtype).fit(X[:100], y[:100])
@@ -228,6 +240,9 @@ def run_scaling(nnz=(1_000_000, 10_000_000, 50_000_000), n_features=100_000, n_c
     nnz = [int(v) for v in nnz]
     if min(nnz) < words_per_doc:
         raise ValueError(f"every nnz value must be at least {words_per_doc} (one document).")
+    if n_features < words_per_doc:
+        raise ValueError(f"n_features={n_features} is fewer than the {words_per_doc} distinct "
+                         f"words per document; use at least {words_per_doc} features.")
     corpora = []
     for target in nnz:
         X = sp.csr_matrix(make_bench_corpus(max(1, round(target / words_per_doc)), n_features,

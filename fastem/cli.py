@@ -2,6 +2,7 @@
 import argparse
 import ast
 from contextlib import nullcontext
+import math
 import os
 import sys
 import time
@@ -21,6 +22,62 @@ def int_list(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+def _int_at_least(minimum):
+    """argparse type: an integer of at least ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = _int_at_least(1), _int_at_least(0)
+
+
+def random_seed(text):
+    """argparse type: a NumPy seed, an integer from 0 to 2**32 - 1."""
+    value = non_negative_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, got {value}")
+    return value
+
+
+def thread_count(text):
+    """argparse type: a Numba thread count, as n_jobs (negative counts back from all, -1 = all)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 threads has no meaning; give a positive number, "
+                                         "or a negative one to count back from all (-1 = all)")
+    return value
+
+
+def _finite_float(minimum=None, strict=False):
+    """argparse type: a finite number, at least (above, when ``strict``) ``minimum``."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            raise argparse.ArgumentTypeError(
+                f"must be {'above' if strict else 'at least'} {minimum:g}, got {text}")
+        return value
+    return parse
+
+
+finite_float, non_negative_float, positive_float = (
+    _finite_float(), _finite_float(0.0), _finite_float(0.0, strict=True))
 
 
 class CommandError(Exception):
@@ -54,13 +111,21 @@ def demo(args, out=None):
     unlabelled: on the 20 Newsgroups archive when --archive or FASTEM_DATA
     names it, otherwise on a synthetic corpus."""
     out = sys.stdout if out is None else out
-    archive = None if args.synthetic else (args.archive or os.environ.get("FASTEM_DATA") or None)
-    if archive is not None:
-        return _demo_20newsgroups(args, archive, out)
+    args.png = _png_path(args.png)
+    try:
+        if not args.synthetic and (args.archive or os.environ.get("FASTEM_DATA")):
+            # no --archive: load_20newsgroups reads FASTEM_DATA itself, and names it in its errors
+            return _demo_20newsgroups(args, args.archive or None, out)
+        return _demo_synthetic(args, out)
+    except (ValueError, TypeError) as exc:  # a value the library refused
+        raise CommandError(str(exc), status=1)
+
+
+def _demo_synthetic(args, out):
     labeled = args.labeled or [30, 100, 300]
     n_train = args.n_samples
     if max(labeled) > n_train:
-        raise SystemExit(f"fastem demo: error: --labeled {max(labeled)} exceeds --n-samples {n_train}")
+        raise CommandError(f"--labeled {max(labeled)} exceeds --n-samples {n_train}")
     args.alpha = SYNTHETIC_ALPHA if args.alpha is None else args.alpha
     from .datasets import make_corpus
 
@@ -86,7 +151,7 @@ def _demo_20newsgroups(args, archive, out):
     try:
         train = load_20newsgroups("train", archive=archive)
         test = load_20newsgroups("test", archive=archive)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # not found, unreadable, or not the bydate archive
         raise CommandError(f"{exc} (run 'fastem demo --synthetic' for the synthetic corpus)")
     X_train, y_train, X_test, y_test = train.data, train.target, test.data, test.target
     if args.raw:
@@ -171,6 +236,30 @@ def _demo_table(X_train, y_train, X_test, y_test, order, labeled_sizes, max_unla
         _demo_plot(labeled_sizes, accuracy, args.png, out)
 
 
+def _png_path(text):
+    """The file ``--png`` names, checked before the demo runs: None for '' (no
+    plot); a name without an extension gets ``.png`` here, as matplotlib would
+    add it, so that the path reported is the one written. A directory, or an
+    extension matplotlib cannot write, is a usage error."""
+    if not text:
+        return None
+    if os.path.isdir(text):
+        raise CommandError(f"--png {text!r} is a directory; give a file name, such as "
+                           f"{os.path.join(text, DEMO_PNG)!r}")
+    ext = os.path.splitext(text)[1]
+    if not ext[1:]:
+        return text.rstrip(".") + ".png"
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return text  # no plot will be drawn
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext[1:].lower() not in formats:
+        raise CommandError(f"--png {text!r}: matplotlib cannot write {ext} files; use a name "
+                           f"ending in .png (or {', '.join('.' + f for f in sorted(formats))})")
+    return text
+
+
 def _demo_plot(labeled_sizes, accuracy, path, out):
     """Accuracy against the number of labelled documents, as a PNG (needs matplotlib)."""
     try:
@@ -187,16 +276,25 @@ def _demo_plot(labeled_sizes, accuracy, path, out):
         fig.savefig(path, dpi=110)
     except OSError as exc:
         raise CommandError(f"cannot write {str(path)!r}: {exc.strerror or exc}")
+    except ValueError as exc:  # a format matplotlib's backend cannot write
+        raise CommandError(f"cannot write {str(path)!r}: {exc}")
     print(f"plot written to {path}", file=out)
 
 
 # ------------------------------------------------------------------ fit / predict
 def _estimators():
-    """The estimator classes fastem exports, by name."""
+    """The estimator classes fastem exports that 'fastem predict' can use
+    (those with a predict method), by name."""
     import fastem
 
-    return {name: getattr(fastem, name) for name in fastem.__all__
-            if isinstance(getattr(fastem, name), type)}
+    return {name: obj for name, obj in ((n, getattr(fastem, n)) for n in fastem.__all__)
+            if isinstance(obj, type) and hasattr(obj, "predict")}
+
+
+#: Parameters 'fastem fit' gives a model unless --param says otherwise: DATA is
+#: read as a sparse matrix, which GaussianMixture takes for 'diag' and
+#: 'spherical' covariances only (its Python default, 'full', needs dense input).
+FIT_DEFAULTS = {"GaussianMixture": {"covariance_type": "diag"}}
 
 
 def _parse_param(text):
@@ -215,8 +313,8 @@ def _parse_param(text):
 
 def _read_labels(path, n_samples):
     """One label per line; ``-1``, ``nan`` (any case) or an empty line marks
-    an unlabelled row. Whole numbers give int labels, other numbers floats,
-    anything else strings."""
+    an unlabelled row. Whole numbers give int labels (strings when one does
+    not fit in int64), other numbers floats, anything else strings."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = [line.strip() for line in f.read().splitlines()]
@@ -237,6 +335,8 @@ def _read_labels(path, n_samples):
             values = [kind(v) for v in given]
         except ValueError:
             continue
+        if kind is int and any(not -2**63 <= v < 2**63 for v in values):
+            break  # beyond int64: kept as text, since as floats two such labels could merge
         y = np.full(n_samples, marker, dtype=np.int64 if kind is int else np.float64)
         y[~missing] = values
         return y
@@ -263,6 +363,7 @@ def fit(args, out=None):
     """Fit a fastem estimator to a svmlight/libsvm or .npz file and save it with joblib."""
     import joblib
     from sklearn.base import is_classifier
+    from sklearn.utils import get_tags
 
     out = sys.stdout if out is None else out
     estimators = _estimators()
@@ -270,7 +371,7 @@ def fit(args, out=None):
         raise CommandError(f"unknown model {args.model!r}; choose from {', '.join(sorted(estimators))}")
     estimator = estimators[args.model]()
     valid = estimator.get_params()
-    params = dict(_parse_param(p) for p in args.param)
+    params = {**FIT_DEFAULTS.get(args.model, {}), **dict(_parse_param(p) for p in args.param)}
     if args.n_components is not None:
         name = next((n for n in ("n_components", "n_classes") if n in valid), None)
         if name is None:
@@ -285,6 +386,14 @@ def fit(args, out=None):
         raise CommandError(f"{args.model} has no parameter {unknown[0]!r}; its parameters are "
                            f"{', '.join(sorted(valid))}")
     estimator.set_params(**params)
+    if not get_tags(estimator).input_tags.sparse:
+        if args.model == "GaussianMixture":
+            raise CommandError(f"GaussianMixture with covariance_type="
+                               f"{estimator.covariance_type!r} needs dense input, and 'fastem fit' "
+                               f"reads DATA as a sparse matrix; use -p covariance_type=diag (the "
+                               f"default here) or spherical")
+        raise CommandError(f"{args.model} with these parameters needs dense input, and "
+                           f"'fastem fit' reads DATA as a sparse matrix")
 
     X, y, zero_based = _load_data(args.data)
     if args.labels is not None:
@@ -374,29 +483,35 @@ def predict(args, out=None):
 def bench(args, out=None):
     """Time one EM iteration and a supervised fit against plain SciPy and
     scikit-learn in one process, on a seeded synthetic corpus."""
+    n_threads = -1 if args.threads is None else args.threads
     if getattr(args, "gaussian", False):
         from .gaussian_bench import run_gaussian
 
-        run_gaussian(n_jobs=-1 if args.threads is None else args.threads,
-                     repeat=max(1, args.repeat), seed=args.random_state)
+        try:
+            run_gaussian(n_jobs=n_threads, repeat=args.repeat, seed=args.random_state, out=out)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(str(exc), status=1)
         return 0
     from .bench import run, run_scaling
 
-    if args.repeat < 1 or args.nnz < 1:
-        raise SystemExit("fastem bench: error: --repeat and --nnz must be at least 1")
     if args.scaling:
         try:
             run_scaling(nnz=args.scaling, n_features=args.n_features,
-                        n_components=args.n_components,
-                        n_threads=-1 if args.threads is None else args.threads,
+                        n_components=args.n_components, n_threads=n_threads,
                         alpha=args.alpha, random_state=args.random_state, out=out)
-        except ValueError as exc:
-            raise SystemExit(f"fastem bench: error: --scaling: {exc}")
+        except ValueError as exc:  # the corpus sizes (the other values are checked by argparse)
+            raise CommandError(f"--scaling: {exc}")
         return 0
-    run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
-        n_components=args.n_components, n_threads=-1 if args.threads is None else args.threads,
-        repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out,
-        dtypes=("float64", "float32") if args.dtype == "both" else (args.dtype,))
+    if args.nnz > args.n_samples * args.n_features:
+        raise CommandError(f"--nnz {args.nnz} exceeds --n-samples x --n-features = "
+                           f"{args.n_samples * args.n_features}, the most the corpus can hold")
+    try:
+        run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
+            n_components=args.n_components, n_threads=n_threads,
+            repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out,
+            dtypes=("float64", "float32") if args.dtype == "both" else (args.dtype,))
+    except (ValueError, TypeError) as exc:  # a value the library refused
+        raise CommandError(str(exc), status=1)
     return 0
 
 
@@ -405,12 +520,16 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("demo", help="semi-supervised Naive Bayes on 20 Newsgroups or a synthetic corpus",
                        description=demo.__doc__)
-    p.add_argument("--n-samples", type=int, default=20000, help="training documents (default 20000)")
-    p.add_argument("--n-test", type=int, default=5000, help="test documents (default 5000)")
-    p.add_argument("--n-features", type=int, default=5000, help="vocabulary size (default 5000)")
-    p.add_argument("--n-classes", type=int, default=10, help="classes (default 10)")
-    p.add_argument("--doc-length", type=float, default=60, help="mean words per document (default 60)")
-    p.add_argument("--separation", type=float, default=0.5,
+    p.add_argument("--n-samples", type=positive_int, default=20000,
+                   help="training documents (default 20000)")
+    p.add_argument("--n-test", type=positive_int, default=5000,
+                   help="test documents (default 5000)")
+    p.add_argument("--n-features", type=positive_int, default=5000,
+                   help="vocabulary size (default 5000)")
+    p.add_argument("--n-classes", type=positive_int, default=10, help="classes (default 10)")
+    p.add_argument("--doc-length", type=positive_float, default=60,
+                   help="mean words per document (default 60)")
+    p.add_argument("--separation", type=finite_float, default=0.5,
                    help="how different the classes' word distributions are (default 0.5)")
     p.add_argument("--archive", metavar="PATH", default=None,
                    help="the 20 Newsgroups archive 20news-bydate.tar.gz or its directory "
@@ -421,33 +540,41 @@ def build_parser():
                    help="comma-separated numbers of labelled documents (default 30,100,300; "
                         f"on 20 Newsgroups {','.join(map(str, NEWS_LABELED))} with at most "
                         f"{NEWS_UNLABELED} unlabelled)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", type=non_negative_float, default=None,
                    help=f"smoothing (default {SYNTHETIC_ALPHA}; on 20 Newsgroups {NEWS_ALPHA}, "
                         f"{NEWS_RAW_ALPHA} with --raw)")
     p.add_argument("--raw", action="store_true",
                    help="20 Newsgroups: fit on raw counts instead of DocumentNormalizer features")
-    p.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
-    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--max-iter", type=non_negative_int, default=100,
+                   help="EM iterations at most (default 100)")
+    p.add_argument("--random-state", type=random_seed, default=0, help="seed (default 0)")
     p.add_argument("--png", default=DEMO_PNG, metavar="FILE",
                    help=f"where to draw accuracy against labelled documents when matplotlib is "
-                        f"installed (default {DEMO_PNG}; '' for no plot)")
+                        f"installed (default {DEMO_PNG}; '' for no plot; a name without an "
+                        f"extension gets .png)")
     p.set_defaults(func=demo)
 
     p = sub.add_parser("bench", help="time fastem against SciPy and scikit-learn on a seeded corpus",
                        description=bench.__doc__)
-    p.add_argument("--n-samples", type=int, default=100_000, help="documents (default 100000)")
-    p.add_argument("--n-features", type=int, default=100_000, help="vocabulary size (default 100000)")
-    p.add_argument("--nnz", type=int, default=9_000_000, help="approximate non-zeros (default 9000000)")
+    p.add_argument("--n-samples", type=positive_int, default=100_000,
+                   help="documents (default 100000)")
+    p.add_argument("--n-features", type=positive_int, default=100_000,
+                   help="vocabulary size (default 100000)")
+    p.add_argument("--nnz", type=positive_int, default=9_000_000,
+                   help="approximate non-zeros, at most --n-samples x --n-features "
+                        "(default 9000000)")
     p.add_argument("-k", "--n-components", type=int_list, default=[2, 5, 16, 20, 50, 100],
                    help="comma-separated numbers of components (default 2,5,16,20,50,100)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="Numba threads (default: all of them)")
-    p.add_argument("--repeat", type=int, default=3, help="timings per case, best kept (default 3)")
-    p.add_argument("--alpha", type=float, default=0.01, help="smoothing (default 0.01)")
+    p.add_argument("--threads", type=thread_count, default=None,
+                   help="Numba threads; negative counts back from all (default: all of them)")
+    p.add_argument("--repeat", type=positive_int, default=3,
+                   help="timings per case, best kept (default 3)")
+    p.add_argument("--alpha", type=non_negative_float, default=0.01,
+                   help="smoothing (default 0.01)")
     p.add_argument("--dtype", choices=["float64", "float32", "both"], default="float64",
                    help="fastem's word log-probability table (the dtype parameter); 'both' "
                         "times each case twice (default float64)")
-    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--random-state", type=random_seed, default=0, help="seed (default 0)")
     p.add_argument("--gaussian", action="store_true",
                    help="instead: GaussianMixture against scikit-learn per covariance type "
                         "(200,000 x 32, K=16, 10 iterations)")
@@ -472,7 +599,10 @@ def build_parser():
                    help="n_components (mixtures) or n_classes (NaiveBayesEM)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a constructor parameter, e.g. alpha=0.1 or init_params='random' "
-                        "(repeatable; values are Python literals, else strings)")
+                        "(repeatable; values are Python literals, else strings). "
+                        "GaussianMixture defaults to covariance_type='diag' here, since DATA "
+                        "is read as sparse ('spherical' works too; 'full' and 'tied' need "
+                        "dense input)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each EM iteration's objective, change and elapsed time")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -498,14 +628,22 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    for name in ("n_samples", "n_test", "n_features", "n_classes"):
-        if getattr(args, name, 1) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return status
     except CommandError as exc:
         print(f"fastem: error: {exc}", file=sys.stderr)
         return exc.status
+    except BrokenPipeError:
+        # e.g. 'fastem bench | head -1': stop quietly, with standard output on
+        # devnull so that Python's flush at exit does not fail again (the
+        # "Note on SIGPIPE" in the signal module's documentation)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # not a real file (io.UnsupportedOperation)
+            pass
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Data sets: a seeded synthetic bag-of-words corpus with known parameters, and
 a loader for the 20 Newsgroups "bydate" archive."""
+import gzip
 import hashlib
 import json
+import lzma
+import numbers
 import os
 from pathlib import Path
 import re
 import tarfile
 import zipfile
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,12 +77,18 @@ def make_corpus(n_samples=1000, n_features=1000, n_classes=5, doc_length=100, *,
     """
     for name, value in (("n_samples", n_samples), ("n_features", n_features),
                         ("n_classes", n_classes)):
-        if int(value) != value or value < 1:
+        # numpy integers are Integral; bools and floats (even 2.0) are not counts
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    for name, value in (("doc_length", doc_length), ("separation", separation),
+                        ("zipf_exponent", zipf_exponent)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if doc_length <= 0:
         raise ValueError(f"doc_length must be positive, got {doc_length!r}.")
     rng = check_random_state(random_state)
-    base = 1.0 / np.arange(1, n_features + 1) ** zipf_exponent
+    # in float64: an integer exponent on an int64 arange overflows silently
+    base = 1.0 / np.arange(1, n_features + 1, dtype=np.float64) ** zipf_exponent
     base = base[rng.permutation(n_features)]
     feature_prob = base * np.exp(separation * rng.standard_normal((n_classes, n_features)))
     feature_prob /= feature_prob.sum(axis=1, keepdims=True)
@@ -148,15 +158,22 @@ def _read_archive(path, remove_headers):
     """Texts, newsgroup names and file names per split, sorted by (group, file)."""
     found = {split: [] for split in _SPLITS}
     folders = {folder: split for split, folder in _SPLITS.items()}
-    with tarfile.open(path, mode="r:*") as tar:
-        for member in tar:
-            parts = member.name.strip("/").split("/")
-            if not member.isfile() or len(parts) < 3 or parts[-3] not in folders:
-                continue
-            text = tar.extractfile(member).read().decode("latin-1")
-            if remove_headers:
-                text = _strip_header(text)
-            found[folders[parts[-3]]].append((parts[-2], parts[-1], text))
+    try:
+        with tarfile.open(path, mode="r:*") as tar:
+            for member in tar:
+                parts = member.name.strip("/").split("/")
+                if not member.isfile() or len(parts) < 3 or parts[-3] not in folders:
+                    continue
+                text = tar.extractfile(member).read().decode("latin-1")
+                if remove_headers:
+                    text = _strip_header(text)
+                found[folders[parts[-3]]].append((parts[-2], parts[-1], text))
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as exc:
+        # not a tar archive, or a damaged or truncated one (tarfile's "r:*"
+        # message lists every method tried, one per line: keep the first)
+        detail = (str(exc).splitlines() or [""])[0].rstrip(":")
+        raise ValueError(f"{path} is not a readable tar archive ({type(exc).__name__}: {detail}); "
+                         f"is it the 20 Newsgroups bydate archive?") from None
     for split, folder in _SPLITS.items():
         if not found[split]:
             raise ValueError(f"{path} holds no documents under {folder}/<newsgroup>/<file>; "
@@ -300,6 +317,11 @@ def load_20newsgroups(subset="train", archive=None, remove_headers=True, cache_d
     ------
     FileNotFoundError
         When neither ``archive`` nor ``FASTEM_DATA`` names an existing archive.
+    ValueError
+        When the archive is not a readable tar archive (a damaged or truncated
+        download, another file) or holds no ``20news-bydate-train/`` or
+        ``20news-bydate-test/`` documents; or when ``subset`` is not one of
+        'train', 'test', 'all'.
 
     Examples
     --------
@@ -378,7 +400,8 @@ def _read_sparse(path, n_features=None, zero_based="auto"):
                 raise ValueError(f"{str(path)!r} has {X.shape[1]} columns, more than the "
                                  f"{n_features} expected.")
             X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
-        if np.all(np.isfinite(y) & (y == np.round(y))):
+        # whole numbers become int64 only when every one fits (1e20 would wrap)
+        if np.all(np.isfinite(y) & (y == np.round(y)) & (y >= -2.0**63) & (y < 2.0**63)):
             y = y.astype(np.int64)
     if X.shape[0] == 0:
         raise ValueError(f"{str(path)!r} holds no rows.")
@@ -411,8 +434,8 @@ def load_sparse(path, *, n_features=None, zero_based="auto"):
     -------
     X : scipy.sparse.csr_matrix of shape (n_samples, n_features), float64
     y : ndarray of shape (n_samples,) or None
-        The svmlight targets (int64 when they are all whole numbers, else
-        float64); None for ``.npz``, which stores no labels.
+        The svmlight targets (int64 when they are all whole numbers that fit
+        in int64, else float64); None for ``.npz``, which stores no labels.
 
     Raises
     ------

@@ -50,24 +50,30 @@ def _time_fit(cls, X, n_iter, kwargs):
 
 
 def run_gaussian(n_samples=200_000, n_features=32, n_components=16, n_iter=10,
-                 covariance_types=COVARIANCE_TYPES, n_jobs=None, seed=0, repeat=2):
+                 covariance_types=COVARIANCE_TYPES, n_jobs=None, seed=0, repeat=2, out=None):
     """Time fastem vs scikit-learn GaussianMixture per covariance type and print a table.
 
-    Each timing is the best of ``repeat`` runs.
+    Each timing is the best of ``repeat`` runs (at least 1). The table goes to
+    ``out`` (default: standard output).
 
     Returns a list of dicts (one per covariance type) with the seconds per
     iteration of each, their ratio (scikit-learn / fastem), the relative
     difference of the final mean log-likelihoods, and the peak memory each
     fit added in MiB.
     """
+    import sys
+
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat!r}.")
+    out = sys.stdout if out is None else out
     X = _make_data(n_samples, n_features, n_components, seed)
     rows = []
     print(f"GaussianMixture: n_samples={n_samples}, n_features={n_features}, "
-          f"K={n_components}, {n_iter} iterations (tol=0)")
+          f"K={n_components}, {n_iter} iterations (tol=0)", file=out)
     print(f"{'covariance':>10} {'fastem s/it':>12} {'sklearn s/it':>13} {'ratio':>7} "
-          f"{'rel diff':>9} {'fastem MiB':>11} {'sklearn MiB':>12}")
+          f"{'rel diff':>9} {'fastem MiB':>11} {'sklearn MiB':>12}", file=out)
     for ctype in covariance_types:
         common = dict(n_components=n_components, covariance_type=ctype,
                       **_start(X, n_components, ctype, seed))
@@ -96,7 +102,7 @@ def run_gaussian(n_samples=200_000, n_features=32, n_components=16, n_iter=10,
         fmt = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
         print(f"{ctype:>10} {row['fastem_s_per_iter']:>12.4f} {row['sklearn_s_per_iter']:>13.4f} "
               f"{row['ratio']:>7.2f} {rel:>9.1e} {fmt(memory['fastem']):>11} "
-              f"{fmt(memory['sklearn']):>12}")
+              f"{fmt(memory['sklearn']):>12}", file=out, flush=True)
     return rows
 
 

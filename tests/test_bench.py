@@ -39,7 +39,46 @@ def test_bench_gaussian_option_runs_the_gaussian_benchmark(monkeypatch):
     calls = []
     monkeypatch.setattr(gaussian_bench, "run_gaussian", lambda **kw: calls.append(kw) or [])
     assert main(["bench", "--gaussian", "--threads", "1", "--repeat", "2"]) == 0
-    assert calls == [dict(n_jobs=1, repeat=2, seed=0)]
+    assert calls == [dict(n_jobs=1, repeat=2, seed=0, out=None)]
+
+
+def test_gaussian_benchmark_prints_to_out(capsys):
+    from fastem.gaussian_bench import run_gaussian
+
+    out = io.StringIO()
+    rows = run_gaussian(n_samples=400, n_features=3, n_components=2, n_iter=3,
+                        covariance_types=("diag",), n_jobs=1, repeat=1, out=out)
+    assert capsys.readouterr().out == ""
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("GaussianMixture: n_samples=400") and lines[-1].split()[0] == "diag"
+    assert [r["covariance_type"] for r in rows] == ["diag"] and rows[0]["rel_diff"] < 1e-6
+    with pytest.raises(ValueError, match="repeat must be at least 1"):
+        run_gaussian(repeat=0, out=out)
+
+
+def test_supervised_case_counts_the_classes_present():
+    # one document: one class, whatever its label
+    out = io.StringIO()
+    rows = run(n_samples=1, n_features=50, nnz=10, n_components=(2,), n_threads=1, repeat=1, out=out)
+    assert rows[-1]["case"] == "supervised fit K=1" and "supervised fit K=1 " in out.getvalue()
+
+
+def test_bench_corpus_refuses_more_nnz_than_cells_and_bounds_the_length():
+    with pytest.raises(ValueError, match="exceeds n_samples x n_features"):
+        make_bench_corpus(20, 3, 600)
+    with pytest.raises(ValueError, match="repeat must be at least 1"):
+        run(n_samples=20, n_features=30, nnz=100, repeat=0)
+    # asking for every cell: documents stop at n_features * (1 + ln n_features) words
+    X, _, _ = make_bench_corpus(200, 100, 20000, random_state=0)
+    assert X.sum() / 200 < 1.05 * 100 * (1 + np.log(100))
+    assert 0.5 * 20000 < X.nnz <= 20000
+
+
+def test_scaling_needs_a_document_of_distinct_words():
+    from fastem.bench import run_scaling
+
+    with pytest.raises(ValueError, match="n_features=50 is fewer than the 90"):
+        run_scaling(nnz=(1000,), n_features=50, out=io.StringIO())
 
 
 def test_bench_both_dtypes(capsys):
@@ -90,5 +129,5 @@ def test_scaling_times_every_corpus_in_turns(capsys):
     assert main(["bench", "--scaling", "2000,4000", "-k", "2", "--n-features", "100",
                  "--threads", "1"]) == 0
     assert "EM iteration K=2, " in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="at least 90"):
-        main(["bench", "--scaling", "50", "-k", "2", "--n-features", "100"])
+    assert main(["bench", "--scaling", "50", "-k", "2", "--n-features", "100"]) == 2
+    assert "at least 90" in capsys.readouterr().err
