@@ -179,16 +179,11 @@ def _symmetric_from_lower(s2):
     return np.tril(s2) + np.transpose(np.tril(s2, -1), (0, 2, 1))
 
 
-# ----------------------------------------------------------------------------
-# GaussianMixture
-# ----------------------------------------------------------------------------
-
-
 def _int32_indexed(X):
     """``X`` for scikit-learn's KMeans, which takes sparse input with 32-bit
-    indices only: a CSR with int64 indices that fit in 32 bits gets an int32
-    view of its structure (the values are shared); anything else is returned
-    as it is, and a CSR that does not fit is refused."""
+    indices only: a CSR with int64 indices that fit in 32 bits gets int32
+    copies of them (the values are shared); anything else is returned as it
+    is, and a CSR whose indices do not fit is refused."""
     if not sp.issparse(X) or X.indices.dtype == np.int32:
         return X
     if max(X.nnz, X.shape[1]) >= 2**31:
@@ -197,6 +192,12 @@ def _int32_indexed(X):
                          f"{X.shape[1]} columns. Use init_params='k-means++' or 'random'.")
     return sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
                          shape=X.shape)
+
+
+# ----------------------------------------------------------------------------
+# GaussianMixture
+# ----------------------------------------------------------------------------
+
 
 class GaussianMixture(DensityMixin, EMMixin):
     """Gaussian mixture fitted by EM (or MAP-EM), with Numba kernels.
