@@ -23,9 +23,20 @@ def sample_word_counts(feature_prob, components, lengths, random_state=None):
     over words, [n_components, n_features]).
 
     Returns a canonical float64 CSR matrix of shape (len(components), n_features).
+    Raises ValueError for a component outside ``[0, n_components)`` or a
+    negative length (such a row would silently come back empty).
     """
     rng = check_random_state(random_state)
-    n_features = feature_prob.shape[1]
+    components, lengths = np.asarray(components), np.asarray(lengths)
+    n_components, n_features = feature_prob.shape
+    if components.shape != lengths.shape or components.ndim != 1:
+        raise ValueError(f"components and lengths must be 1-D arrays of the same length, got "
+                         f"shapes {components.shape} and {lengths.shape}.")
+    if components.size and (components.min() < 0 or components.max() >= n_components):
+        raise ValueError(f"components must be in [0, {n_components}), got values from "
+                         f"{components.min()} to {components.max()}.")
+    if lengths.size and lengths.min() < 0:
+        raise ValueError(f"lengths must be non-negative, got {lengths.min()}.")
     rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for k in range(feature_prob.shape[0]):
         docs = np.flatnonzero(components == k)

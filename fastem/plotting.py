@@ -85,7 +85,7 @@ def plot_accuracy_curve(n_labeled, accuracies_by_method, ax=None):
         over seeds, with a shaded band of ± one standard deviation.
     """
     n_labeled = np.asarray(n_labeled, dtype=np.float64)
-    if n_labeled.ndim != 1 or np.any(n_labeled <= 0):
+    if n_labeled.ndim != 1 or not np.all(np.isfinite(n_labeled) & (n_labeled > 0)):
         raise ValueError("n_labeled must be a 1-D array of positive numbers (log x axis).")
     ax = _axes(ax)
     for name, acc in accuracies_by_method.items():

@@ -92,3 +92,19 @@ def test_load_20newsgroups_on_a_file_that_is_not_a_tar_archive(tmp_path):
         with pytest.raises(ValueError, match="is it the 20 Newsgroups bydate archive") as info:
             load_20newsgroups(archive=tmp_path / name, cache_dir=tmp_path / "cache")
         assert name in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("components, lengths, match", [
+    ([0, 1, 5], [4, 4, 4], r"components must be in \[0, 2\)"),
+    ([0, -1], [4, 4], r"components must be in \[0, 2\)"),
+    ([0, 1], [4, -1], "lengths must be non-negative"),
+    ([0, 1], [4], "same length"),
+])
+def test_sample_word_counts_refuses_rows_it_would_leave_empty(components, lengths, match):
+    from fastem.datasets import sample_word_counts
+
+    feature_prob = np.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match=match):
+        sample_word_counts(feature_prob, np.array(components), np.array(lengths), 0)
+    X = sample_word_counts(feature_prob, np.array([0, 1]), np.array([4, 2]), 0)
+    np.testing.assert_array_equal(np.asarray(X.sum(axis=1)).ravel(), [4, 2])

@@ -102,3 +102,9 @@ def test_missing_matplotlib_message(monkeypatch, corpus):
         plot_objective(model)
     with pytest.raises(ImportError, match=r"pip install fastem\[plot\]"):
         plot_accuracy_curve([1, 2], {"a": [0.1, 0.2]})
+
+
+@pytest.mark.parametrize("bad", [[np.nan, 10], [np.inf, 10], [0, 10], [-3, 10]])
+def test_plot_accuracy_curve_refuses_non_finite_or_non_positive_x(bad):
+    with pytest.raises(ValueError, match="positive numbers"):
+        plot_accuracy_curve(bad, {"NB": [0.5, 0.6]})
