@@ -50,6 +50,7 @@ from sklearn.utils import check_random_state
 from ._config import BLOCK_BYTES, PARAM_DTYPE
 from ._kernels import blocked
 from ._kernels import csr as kernels
+from ._validation import check_fitted_width
 
 
 #: (delay in seconds, stream) while a ``progress`` block is active, else None
@@ -417,17 +418,10 @@ def _grouped_counts(X, weight, components, n_components):
 def predict_arrays(X, log_prior, log_prob, need_posterior):
     """Joint log-likelihood [n_samples, K] of a validated CSR ``X`` and, if
     asked, the responsibilities [n_samples, K] and ``log p(x)`` [n_samples]
-    (else None, None). Uses the current Numba thread count.
-
-    ``X`` must have as many columns as ``log_prob`` has rows: the kernel
-    reads ``log_prob[w]`` for every column ``w`` that occurs, without bounds
-    checks. A fit that failed after setting ``n_features_in_`` could leave a
-    model whose tables are narrower than what ``check_csr`` let through.
+    (else None, None). Uses the current Numba thread count. ``X`` must have
+    as many columns as ``log_prob`` has rows (``check_fitted_width``).
     """
-    if X.shape[1] != log_prob.shape[0]:
-        raise ValueError(f"X has {X.shape[1]} features, but the fitted parameters have "
-                         f"{log_prob.shape[0]}: the last fit did not complete. Fit the model "
-                         "again before predicting.")
+    check_fitted_width(X.shape[1], log_prob.shape[0])
     n_samples = X.shape[0]
     jll = np.empty((n_samples, log_prob.shape[1]), dtype=PARAM_DTYPE)
     kernels.joint_log_likelihood(*X[:3], log_prior, log_prob,

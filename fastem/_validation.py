@@ -120,6 +120,18 @@ def check_csr(X, *, n_features=None, estimator=None):
     return CSR(data, indices, indptr, (n_rows, n_cols))
 
 
+def check_fitted_width(n_columns, n_fitted):
+    """Refuse rows of ``n_columns`` features for tables fitted on
+    ``n_fitted``. The prediction kernels index the fitted tables by column
+    without bounds checks, and a fit that failed after setting
+    ``n_features_in_`` could leave a model whose tables are narrower than
+    what the usual ``n_features_in_`` check lets through."""
+    if n_columns != n_fitted:
+        raise ValueError(f"X has {n_columns} features, but the fitted parameters have "
+                         f"{n_fitted}: the last fit did not complete. Fit the model again "
+                         "before predicting.")
+
+
 def check_param_dtype(dtype, estimator=None):
     """The numpy dtype of an estimator's ``dtype`` parameter: float64 or float32."""
     name = type(estimator).__name__ if estimator is not None else "the estimator"

@@ -1,7 +1,7 @@
 """The ``fastem`` command line."""
 import argparse
 import ast
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 import math
 import os
 import sys
@@ -24,13 +24,17 @@ def int_list(text):
     return values
 
 
+def _as_int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+
+
 def _int_at_least(minimum):
     """argparse type: an integer of at least ``minimum``."""
     def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+        value = _as_int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
@@ -50,10 +54,7 @@ def random_seed(text):
 
 def thread_count(text):
     """argparse type: a Numba thread count, as n_jobs (negative counts back from all, -1 = all)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    value = _as_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError("0 threads has no meaning; give a positive number, "
                                          "or a negative one to count back from all (-1 = all)")
@@ -89,6 +90,17 @@ class CommandError(Exception):
         self.status = status
 
 
+@contextmanager
+def _refused_values(prefix=""):
+    """A ValueError or TypeError from the library (a value it refused;
+    scikit-learn's InvalidParameterError is a ValueError) as a one-line
+    CommandError, exit status 1."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{prefix}{exc}", status=1)
+
+
 #: Labelled documents per row of the 20 Newsgroups demo table, and the cap on
 #: the unlabelled ones (Nigam et al. used 10,000).
 NEWS_LABELED = [100, 300, 1000]
@@ -112,13 +124,11 @@ def demo(args, out=None):
     names it, otherwise on a synthetic corpus."""
     out = sys.stdout if out is None else out
     args.png = _png_path(args.png)
-    try:
+    with _refused_values():
         if not args.synthetic and (args.archive or os.environ.get("FASTEM_DATA")):
             # no --archive: load_20newsgroups reads FASTEM_DATA itself, and names it in its errors
             return _demo_20newsgroups(args, args.archive or None, out)
         return _demo_synthetic(args, out)
-    except (ValueError, TypeError) as exc:  # a value the library refused
-        raise CommandError(str(exc), status=1)
 
 
 def _demo_synthetic(args, out):
@@ -464,10 +474,8 @@ def predict(args, out=None):
         raise CommandError(f"model file {path!r}: holds no fitted estimator")
     X, _, _ = _load_data(args.data, n_features=model.n_features_in_,
                          zero_based="auto" if zero_based is None else zero_based)
-    try:
+    with _refused_values("predict: "):
         labels = model.predict(X)
-    except (ValueError, TypeError) as exc:
-        raise CommandError(f"predict: {exc}", status=1)
     text = "".join(f"{v}\n" for v in labels.tolist())
     if args.output is None:
         (sys.stdout if out is None else out).write(text)
@@ -487,10 +495,8 @@ def bench(args, out=None):
     if getattr(args, "gaussian", False):
         from .gaussian_bench import run_gaussian
 
-        try:
+        with _refused_values():
             run_gaussian(n_jobs=n_threads, repeat=args.repeat, seed=args.random_state, out=out)
-        except (ValueError, TypeError) as exc:
-            raise CommandError(str(exc), status=1)
         return 0
     from .bench import run, run_scaling
 
@@ -505,13 +511,11 @@ def bench(args, out=None):
     if args.nnz > args.n_samples * args.n_features:
         raise CommandError(f"--nnz {args.nnz} exceeds --n-samples x --n-features = "
                            f"{args.n_samples * args.n_features}, the most the corpus can hold")
-    try:
+    with _refused_values():
         run(n_samples=args.n_samples, n_features=args.n_features, nnz=args.nnz,
             n_components=args.n_components, n_threads=n_threads,
             repeat=args.repeat, alpha=args.alpha, random_state=args.random_state, out=out,
             dtypes=("float64", "float32") if args.dtype == "both" else (args.dtype,))
-    except (ValueError, TypeError) as exc:  # a value the library refused
-        raise CommandError(str(exc), status=1)
     return 0
 
 

@@ -38,7 +38,7 @@ def sample_word_counts(feature_prob, components, lengths, random_state=None):
     if lengths.size and lengths.min() < 0:
         raise ValueError(f"lengths must be non-negative, got {lengths.min()}.")
     rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    for k in range(feature_prob.shape[0]):
+    for k in range(n_components):
         docs = np.flatnonzero(components == k)
         n_tokens = int(lengths[docs].sum())
         if n_tokens == 0:

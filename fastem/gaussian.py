@@ -22,6 +22,7 @@ from ._base import EMMixin
 from ._config import PARAM_DTYPE, threads
 from ._kernels import csr as csr_kernels
 from ._kernels import gaussian as kernels
+from ._validation import check_fitted_width
 from .mixture import (_check_n_components, _log_dirichlet_prior, _map_mixture_weights,
                       _resolve_weight_concentration)
 
@@ -717,10 +718,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         # and d from them, not from parameters that may have changed since
         # (set_params) or from a refit that failed after validating X
         K, d = self.means_.shape
-        if X.shape[1] != d:
-            raise ValueError(f"X has {X.shape[1]} features, but the fitted parameters have {d}: "
-                             "the last fit did not complete. Fit the model again before "
-                             "predicting.")
+        check_fitted_width(X.shape[1], d)
         n = X.shape[0]
         out = np.empty((n, K))
         const = self._log_const()

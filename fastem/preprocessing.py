@@ -214,12 +214,12 @@ def _inverse(values, numerator=1.0):
 
 
 def _divide_rows(X, divisors):
-    """Divide row ``i`` of the CSR matrix ``X`` by ``divisors[i]``, in place
-    (a row with divisor 0 becomes 0). Dividing, not multiplying by the
-    inverse: 1 / x overflows for a subnormal x, and 0 * inf is NaN."""
+    """Divide row ``i`` of the CSR matrix ``X`` by ``divisors[i]``, in place;
+    a row with divisor 0 (its largest value: it holds only zeros) is left as
+    it is. Dividing, not multiplying by the inverse: 1 / x overflows for a
+    subnormal x, and 0 * inf is NaN."""
     per_entry = np.repeat(divisors, np.diff(X.indptr))
     np.divide(X.data, per_entry, out=X.data, where=per_entry > 0)
-    X.data[per_entry <= 0] = 0.0
 
 
 def _scale_rows(X, factors):
