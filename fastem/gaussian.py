@@ -471,6 +471,8 @@ class GaussianMixture(DensityMixin, EMMixin):
         """
         self._validate_params()
         warm = self.warm_start and hasattr(self, "converged_")
+        if warm:
+            self._check_covariance_type()
         X = self._validate_X(X, reset=not warm)
         _check_n_components(self.n_components, X.shape[0])
         if warm and self.weights_.shape[0] != self.n_components:
@@ -534,8 +536,23 @@ class GaussianMixture(DensityMixin, EMMixin):
             self.precisions_cholesky_ = _precision_cholesky_from_precisions(
                 precisions_init, self.covariance_type)
             self.covariances_ = self._covariances_from_cholesky(self.precisions_cholesky_)
-        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_,
-                                                     self.covariance_type)
+        self._set_precisions(self.covariance_type)
+
+    def _set_precisions(self, ctype):
+        """``precisions_`` from ``precisions_cholesky_``, and the covariance
+        type both are of (``_check_covariance_type``)."""
+        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_, ctype)
+        self._fitted_covariance_type = ctype
+
+    def _check_covariance_type(self):
+        """Refuse fitted arrays of another covariance type than
+        ``covariance_type`` (a ``set_params`` after the fit): the kernels
+        would read them by the wrong shapes, without bounds checks."""
+        fitted = getattr(self, "_fitted_covariance_type", self.covariance_type)
+        if fitted != self.covariance_type:
+            raise ValueError(f"covariance_type={self.covariance_type!r}, but the fitted "
+                             f"parameters are {fitted!r}: set it back, or fit again "
+                             "(without warm_start).")
 
     def _covariances_from_cholesky(self, prec_chol):
         ctype = self.covariance_type
@@ -667,7 +684,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         self.means_ = means
         self.covariances_ = cov
         self.precisions_cholesky_ = _precision_cholesky(cov, ctype, self._dtype)
-        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_, ctype)
+        self._set_precisions(ctype)
 
     def _log_param_prior(self):
         prior = _log_dirichlet_prior(self.weights_, self._concentration)
@@ -707,12 +724,12 @@ class GaussianMixture(DensityMixin, EMMixin):
 
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
-        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_,
-                                                     self.covariance_type)
+        self._set_precisions(self.covariance_type)
 
     # ------------------------------------------------------------ prediction
     def _estimate_weighted_log_prob(self, X):
         check_is_fitted(self, "weights_")
+        self._check_covariance_type()
         X = self._validate_X(X, reset=False)
         # the kernels index the fitted tables without bounds checks: read K
         # and d from them, not from parameters that may have changed since
@@ -764,6 +781,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         return float(np.mean(self.score_samples(X)))
 
     def _n_parameters(self):
+        self._check_covariance_type()
         K, d = self.means_.shape
         cov_params = {"full": K * d * (d + 1) / 2.0, "diag": K * d,
                       "tied": d * (d + 1) / 2.0, "spherical": K}[self.covariance_type]
@@ -784,6 +802,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. The sampling "
                              "requires at least one sample.")
+        self._check_covariance_type()
         rng = check_random_state(self.random_state)
         K, d = self.means_.shape
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())

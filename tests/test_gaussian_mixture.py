@@ -526,6 +526,33 @@ def test_warm_start(blobs):
     assert_allclose(a.means_, b.means_, rtol=1e-10)
 
 
+_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@pytest.mark.parametrize("fitted,changed", [(a, b) for a in _TYPES for b in _TYPES if a != b])
+def test_covariance_type_changed_after_fit(fitted, changed):
+    # K = d, so that a tied [d, d] table has the shape of a diagonal [K, d] one
+    X = make_blobs(n=120, d=3, k=3)
+    with quiet():
+        m = GaussianMixture(3, covariance_type=fitted, random_state=0, n_jobs=1).fit(X)
+    expected = m.predict_proba(X)
+    m.set_params(covariance_type=changed)
+    match = f"covariance_type='{changed}', but the fitted parameters are '{fitted}'"
+    for call in (m.predict, m.predict_proba, m.score_samples, m.score, m.bic, m.aic):
+        with pytest.raises(ValueError, match=match):
+            call(X)
+    with pytest.raises(ValueError, match=match):
+        m.sample(5)
+    m.set_params(warm_start=True)
+    with pytest.raises(ValueError, match=match):
+        m.fit(X)
+    m.set_params(covariance_type=fitted)  # back: the fitted model is untouched
+    assert_array_equal(m.predict_proba(X), expected)
+    with quiet():
+        m.set_params(covariance_type=changed, warm_start=False).fit(X)
+    assert m.predict_proba(X).shape == expected.shape
+
+
 _SPARSE_CHECK_REASON = (
     "the check calls predict_proba and then reads tags.classifier_tags.multi_class, which is "
     "None for an estimator that is not a classifier (AttributeError). sklearn's GaussianMixture "
