@@ -199,6 +199,15 @@ def check_labels(y, n_samples):
         raise ValueError(
             f"X and y have inconsistent numbers of samples: {n_samples} rows in X, {y.shape[0]} labels in y."
         )
+    if y.dtype.kind in "US":
+        coerced = np.isin(y, np.array(["-1", "nan", "None"], dtype=y.dtype))
+        if coerced.any():
+            value = y[np.flatnonzero(coerced)[0]]
+            value = value.decode() if isinstance(value, bytes) else str(value)
+            raise ValueError(f"y is a NumPy string array holding {value!r}: NumPy turned "
+                             "the unlabelled marker into text. Build y with dtype=object "
+                             "(there -1, NaN or None mark unlabelled rows, and a class named "
+                             f"{value!r} stays a class).")
     unlabeled = is_unlabeled(y)
     observed = y[~unlabeled]
     if observed.size == 0:

@@ -228,6 +228,25 @@ def test_minus_one_in_a_list_of_string_labels_is_not_a_class():
         assert list(model.classes_) == ["ham", "spam"]
 
 
+@pytest.mark.parametrize("y", [np.array(["spam", -1, "ham", "spam"]),
+                               np.array(["spam", np.nan, "ham", "spam"]),
+                               np.array(["spam", "ham", "ham", None], dtype=str),
+                               np.array([b"spam", b"-1", b"ham", b"spam"])])
+def test_unlabelled_marker_turned_into_text_is_refused(no_kernels, y):
+    """The same as a NumPy array: the marker is already text ('-1', 'nan',
+    'None') when fastem sees it, and silently became a class before."""
+    marker = [v for v in y.tolist() if v not in ("spam", "ham", b"spam", b"ham")][0]
+    marker = marker.decode() if isinstance(marker, bytes) else marker
+    with pytest.raises(ValueError, match=f"NumPy string array holding '{marker}'.*dtype=object"):
+        NaiveBayesEM().fit(_valid_X(), y)
+
+
+def test_object_labels_keep_the_marker_and_a_class_named_minus_one():
+    model = NaiveBayesEM().fit(_valid_X(), np.array(["spam", -1, "ham", "-1"], dtype=object))
+    assert list(model.classes_) == ["-1", "ham", "spam"]
+    assert model.predict_proba(_valid_X()).shape == (4, 3)
+
+
 def test_two_dimensional_y(no_kernels):
     with pytest.raises(ValueError, match="y should be a 1d array"):
         NaiveBayesEM().fit(_valid_X(), np.zeros((4, 2)))
