@@ -45,7 +45,8 @@ def test_within_one_ulp_of_numpy(low, high):
 
 def test_special_values():
     x = np.array([-np.inf, np.inf, np.nan, 0.0, -0.0, 1.0, -1.0, -745.2, -745.13, -745.0,
-                  -708.4, 709.78, 709.8, 1e-300, -1e-300, 5e-324])
+                  -708.4, 709.78, 709.8, 1e-300, -1e-300, 5e-324,
+                  np.nextafter(-745.2, -np.inf), -800.0, -1e300])
     with np.errstate(over="ignore"):
         want = np.exp(x)
     got = _vexp(x)
@@ -55,6 +56,7 @@ def test_special_values():
     assert np.array_equal(got[~finite], want[~finite], equal_nan=True)
     assert got[0] == 0.0 and got[1] == np.inf and got[3] == 1.0 and got[7] == 0.0
     assert got[9] == want[9] > 0.0  # the smallest subnormal results survive
+    assert np.array_equal(got[-3:], [0.0, 0.0, 0.0])  # below -745.2 (reduced as 0 since)
 
 
 @pytest.mark.parametrize("sampler", [

@@ -165,8 +165,14 @@ def _horner(x, coefficients):
 @numba.njit(**JIT)
 def vexp(x):
     """``exp(x)`` in float64 as arithmetic LLVM can vectorise (see above)."""
-    y = min(max(x, _EXP_MIN), _EXP_MAX)
-    y = 0.0 if x != x else y  # NaN (returned below; math.floor(NaN) raises without JIT)
+    # x below _EXP_MIN (result 0, selected below) and NaN (returned below;
+    # math.floor(NaN) raises without JIT) reduce 0 instead: clamped to
+    # _EXP_MIN, their lanes formed a subnormal 2^k that was then thrown away,
+    # and every vector op on a subnormal takes a microcode assist (measured:
+    # 16.3 against 2.6 ns a value, and 8.1 against 1.8 with 15% of values
+    # underflowing, as in the posteriors of a fit that has separated its
+    # components)
+    y = min(x, _EXP_MAX) if x >= _EXP_MIN else 0.0
     k = math.floor(y * _LOG2E + 0.5)
     n = -np.float64(k)
     r = fma(n, _LN2_LO, fma(n, _LN2_HI, y))
