@@ -536,13 +536,14 @@ class GaussianMixture(DensityMixin, EMMixin):
             self.precisions_cholesky_ = _precision_cholesky_from_precisions(
                 precisions_init, self.covariance_type)
             self.covariances_ = self._covariances_from_cholesky(self.precisions_cholesky_)
-        self._set_precisions(self.covariance_type)
+        self._set_precisions()
 
-    def _set_precisions(self, ctype):
+    def _set_precisions(self):
         """``precisions_`` from ``precisions_cholesky_``, and the covariance
         type both are of (``_check_covariance_type``)."""
-        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_, ctype)
-        self._fitted_covariance_type = ctype
+        self.precisions_ = _precisions_from_cholesky(self.precisions_cholesky_,
+                                                     self.covariance_type)
+        self._fitted_covariance_type = self.covariance_type
 
     def _check_covariance_type(self):
         """Refuse fitted arrays of another covariance type than
@@ -684,7 +685,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         self.means_ = means
         self.covariances_ = cov
         self.precisions_cholesky_ = _precision_cholesky(cov, ctype, self._dtype)
-        self._set_precisions(ctype)
+        self._set_precisions()
 
     def _log_param_prior(self):
         prior = _log_dirichlet_prior(self.weights_, self._concentration)
@@ -724,7 +725,7 @@ class GaussianMixture(DensityMixin, EMMixin):
 
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
-        self._set_precisions(self.covariance_type)
+        self._set_precisions()
 
     # ------------------------------------------------------------ prediction
     def _estimate_weighted_log_prob(self, X):
@@ -780,8 +781,7 @@ class GaussianMixture(DensityMixin, EMMixin):
         """Mean log-likelihood of the rows of X."""
         return float(np.mean(self.score_samples(X)))
 
-    def _n_parameters(self):
-        self._check_covariance_type()
+    def _n_parameters(self):  # (bic and aic call score first, which checks the type)
         K, d = self.means_.shape
         cov_params = {"full": K * d * (d + 1) / 2.0, "diag": K * d,
                       "tied": d * (d + 1) / 2.0, "spherical": K}[self.covariance_type]
