@@ -369,6 +369,23 @@ def _report_warnings(caught):
         print(f"fastem: warning: {w.message}", file=sys.stderr)
 
 
+def _refuse_output_on_an_input(output, inputs):
+    """A CommandError when the ``-o`` file ``output`` is one of the command's
+    ``inputs`` (``(what, path)`` pairs; a path may be None): writing it would
+    destroy that input. Other existing files are overwritten, as ``cp`` and
+    ``joblib.dump`` do. Hard and symbolic links to an input count as the input."""
+    if output is None:
+        return
+    for what, path in inputs:
+        try:
+            same = path is not None and os.path.samefile(output, path)
+        except OSError:  # one of the two does not exist (or cannot be read): no clash
+            same = False
+        if same:
+            raise CommandError(f"-o {str(output)!r} is the {what} file {str(path)!r}; writing "
+                               f"there would destroy it: choose another output file")
+
+
 def fit(args, out=None):
     """Fit a fastem estimator to a svmlight/libsvm or .npz file and save it with joblib."""
     import joblib
@@ -376,6 +393,7 @@ def fit(args, out=None):
     from sklearn.utils import get_tags
 
     out = sys.stdout if out is None else out
+    _refuse_output_on_an_input(args.output, [("DATA", args.data), ("--labels", args.labels)])
     estimators = _estimators()
     if args.model not in estimators:
         raise CommandError(f"unknown model {args.model!r}; choose from {', '.join(sorted(estimators))}")
@@ -459,6 +477,7 @@ def predict(args, out=None):
     path = args.model_file
     if not os.path.isfile(path):
         raise CommandError(f"model file {path!r}: no such file")
+    _refuse_output_on_an_input(args.output, [("MODEL_FILE", path), ("DATA", args.data)])
     try:
         saved = joblib.load(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,

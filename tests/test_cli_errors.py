@@ -236,3 +236,53 @@ def test_broken_pipe_in_process_returns_1(monkeypatch):
 
     monkeypatch.setattr(cli, "demo", closed)
     assert main(["demo"]) == 1  # pytest's captured stdout has no file descriptor to redirect
+
+
+def _link(kind, target, link):
+    if kind == "hard":
+        os.link(target, link)
+    else:
+        os.symlink(target, link)
+    return link
+
+
+@pytest.mark.parametrize("alias", ["same", "relative", "hard", "symbolic"])
+@pytest.mark.parametrize("which", ["DATA", "--labels"])
+def test_fit_refuses_to_write_over_an_input(train_file, tmp_path, capsys, monkeypatch, alias,
+                                            which):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"{i % 2}\n" for i in range(200)))
+    data = tmp_path / "train.svm"
+    data.write_bytes(train_file.read_bytes())
+    target = data if which == "DATA" else labels
+    before = target.read_bytes()
+    if alias == "same":
+        output = str(target)
+    elif alias == "relative":
+        monkeypatch.chdir(tmp_path)
+        output = os.path.join(".", target.name)
+    else:
+        output = str(_link(alias, target, tmp_path / "out.joblib"))
+    argv = ["fit", "NaiveBayesEM", str(data), "--labels", str(labels), "-o", output]
+    assert main(argv) == 2
+    _one_line_error(capsys, f"is the {which} file", "would destroy it")
+    assert target.read_bytes() == before
+    # another file is written as usual
+    assert main(argv[:-1] + [str(tmp_path / "model.joblib")]) == 0
+    assert (tmp_path / "model.joblib").stat().st_size > 0
+
+
+@pytest.mark.parametrize("which", ["MODEL_FILE", "DATA"])
+def test_predict_refuses_to_write_over_an_input(train_file, tmp_path, capsys, which):
+    model = tmp_path / "nb.joblib"
+    assert main(["fit", "NaiveBayesEM", str(train_file), "-o", str(model)]) == 0
+    data = tmp_path / "train.svm"
+    data.write_bytes(train_file.read_bytes())
+    target = model if which == "MODEL_FILE" else data
+    before = target.read_bytes()
+    capsys.readouterr()
+    assert main(["predict", str(model), str(data), "-o", str(target)]) == 2
+    _one_line_error(capsys, f"is the {which} file", "would destroy it")
+    assert target.read_bytes() == before
+    assert main(["predict", str(model), str(data), "-o", str(tmp_path / "pred.txt")]) == 0
+    assert len((tmp_path / "pred.txt").read_text().splitlines()) == 200
