@@ -4,6 +4,7 @@ import ast
 from contextlib import contextmanager, nullcontext
 import math
 import os
+import stat
 import sys
 import time
 import warnings
@@ -369,21 +370,29 @@ def _report_warnings(caught):
         print(f"fastem: warning: {w.message}", file=sys.stderr)
 
 
-def _refuse_output_on_an_input(output, inputs):
-    """A CommandError when the ``-o`` file ``output`` is one of the command's
-    ``inputs`` (``(what, path)`` pairs; a path may be None): writing it would
-    destroy that input. Other existing files are overwritten, as ``cp`` and
-    ``joblib.dump`` do. Hard and symbolic links to an input count as the input."""
+def _check_output(output, inputs):
+    """Refuse, before any work, an ``-o`` file that cannot or must not be
+    written: a directory, or one of the command's ``inputs`` (``(what, path)``
+    pairs; a path may be None), which writing would destroy (a hard or
+    symbolic link to an input is that input). Other existing regular files are
+    replaced, as ``cp`` and ``joblib.dump`` do; devices (``/dev/stdout``) are
+    written to, even when an input is the same device."""
     if output is None:
+        return
+    if os.path.isdir(output):
+        raise CommandError(f"-o {output!r} is a directory; give a file name")
+    try:
+        regular = stat.S_ISREG(os.stat(output).st_mode)
+    except OSError:  # does not exist yet (or cannot be read): nothing to destroy
         return
     for what, path in inputs:
         try:
-            same = path is not None and os.path.samefile(output, path)
-        except OSError:  # one of the two does not exist (or cannot be read): no clash
+            same = regular and path is not None and os.path.samefile(output, path)
+        except OSError:  # the input does not exist: its own check reports that
             same = False
         if same:
-            raise CommandError(f"-o {str(output)!r} is the {what} file {str(path)!r}; writing "
-                               f"there would destroy it: choose another output file")
+            raise CommandError(f"-o {output!r} is the {what} {path!r}; writing there would "
+                               f"destroy it: choose another output file")
 
 
 def fit(args, out=None):
@@ -393,7 +402,7 @@ def fit(args, out=None):
     from sklearn.utils import get_tags
 
     out = sys.stdout if out is None else out
-    _refuse_output_on_an_input(args.output, [("DATA", args.data), ("--labels", args.labels)])
+    _check_output(args.output, [("data file", args.data), ("labels file", args.labels)])
     estimators = _estimators()
     if args.model not in estimators:
         raise CommandError(f"unknown model {args.model!r}; choose from {', '.join(sorted(estimators))}")
@@ -477,7 +486,7 @@ def predict(args, out=None):
     path = args.model_file
     if not os.path.isfile(path):
         raise CommandError(f"model file {path!r}: no such file")
-    _refuse_output_on_an_input(args.output, [("MODEL_FILE", path), ("DATA", args.data)])
+    _check_output(args.output, [("model file", path), ("data file", args.data)])
     try:
         saved = joblib.load(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,

@@ -246,23 +246,35 @@ def _link(kind, target, link):
     return link
 
 
-@pytest.mark.parametrize("alias", ["same", "relative", "hard", "symbolic"])
-@pytest.mark.parametrize("which", ["DATA", "--labels"])
+def _alias(alias, target, tmp_path, monkeypatch):
+    """A path naming ``target``: itself, relative, or a hard or symbolic link."""
+    if alias == "same":
+        return str(target)
+    if alias == "relative":
+        monkeypatch.chdir(target.parent)
+        return os.path.join(".", target.name)
+    link = tmp_path / "out.joblib"
+    if alias == "hard":
+        os.link(target, link)
+    else:
+        os.symlink(target, link)
+    return str(link)
+
+
+ALIASES = ["same", "relative", "hard", "symbolic"]
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+@pytest.mark.parametrize("which", ["data", "labels"])
 def test_fit_refuses_to_write_over_an_input(train_file, tmp_path, capsys, monkeypatch, alias,
                                             which):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"{i % 2}\n" for i in range(200)))
     data = tmp_path / "train.svm"
     data.write_bytes(train_file.read_bytes())
-    target = data if which == "DATA" else labels
+    target = data if which == "data" else labels
     before = target.read_bytes()
-    if alias == "same":
-        output = str(target)
-    elif alias == "relative":
-        monkeypatch.chdir(tmp_path)
-        output = os.path.join(".", target.name)
-    else:
-        output = str(_link(alias, target, tmp_path / "out.joblib"))
+    output = _alias(alias, target, tmp_path, monkeypatch)
     argv = ["fit", "NaiveBayesEM", str(data), "--labels", str(labels), "-o", output]
     assert main(argv) == 2
     _one_line_error(capsys, f"is the {which} file", "would destroy it")
@@ -272,17 +284,48 @@ def test_fit_refuses_to_write_over_an_input(train_file, tmp_path, capsys, monkey
     assert (tmp_path / "model.joblib").stat().st_size > 0
 
 
-@pytest.mark.parametrize("which", ["MODEL_FILE", "DATA"])
-def test_predict_refuses_to_write_over_an_input(train_file, tmp_path, capsys, which):
+@pytest.mark.parametrize("alias", ALIASES)
+@pytest.mark.parametrize("which", ["model", "data"])
+def test_predict_refuses_to_write_over_an_input(train_file, tmp_path, capsys, monkeypatch, alias,
+                                                which):
     model = tmp_path / "nb.joblib"
     assert main(["fit", "NaiveBayesEM", str(train_file), "-o", str(model)]) == 0
     data = tmp_path / "train.svm"
     data.write_bytes(train_file.read_bytes())
-    target = model if which == "MODEL_FILE" else data
+    target = model if which == "model" else data
     before = target.read_bytes()
     capsys.readouterr()
-    assert main(["predict", str(model), str(data), "-o", str(target)]) == 2
+    output = _alias(alias, target, tmp_path, monkeypatch)
+    assert main(["predict", str(model), str(data), "-o", output]) == 2
     _one_line_error(capsys, f"is the {which} file", "would destroy it")
     assert target.read_bytes() == before
     assert main(["predict", str(model), str(data), "-o", str(tmp_path / "pred.txt")]) == 0
     assert len((tmp_path / "pred.txt").read_text().splitlines()) == 200
+
+
+def test_predict_refuses_its_model_file_as_output_before_loading_it(tmp_path, capsys,
+                                                                    monkeypatch):
+    model = tmp_path / "not-a-model.joblib"
+    model.write_bytes(b"not a pickle")
+    monkeypatch.setattr("joblib.load", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(["predict", str(model), str(model), "-o", str(model)]) == 2
+    _one_line_error(capsys, "is the model file", "would destroy it")
+    assert model.read_bytes() == b"not a pickle"
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_output_that_is_a_directory_is_refused_before_any_work(command, train_file, tmp_path,
+                                                               capsys, monkeypatch):
+    import fastem.naive_bayes
+
+    model = tmp_path / "nb.joblib"
+    assert main(["fit", "NaiveBayesEM", str(train_file), "-o", str(model)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(fastem.naive_bayes.NaiveBayesEM, "fit",
+                        lambda *a, **k: pytest.fail("the model was fitted"))
+    monkeypatch.setattr(fastem.naive_bayes.NaiveBayesEM, "predict",
+                        lambda *a, **k: pytest.fail("the model predicted"))
+    argv = (["fit", "NaiveBayesEM", str(train_file)] if command == "fit"
+            else ["predict", str(model), str(train_file)])
+    assert main(argv + ["-o", str(tmp_path)]) == 2
+    _one_line_error(capsys, f"-o {str(tmp_path)!r} is a directory")
