@@ -4,6 +4,7 @@ from numba import njit, prange
 
 from .._config import PARALLEL_JIT
 from ._intrinsics import vlog, vlog1m
+from .csr import _sum_chunks
 from .multinomial import _N_BLOCKS, _VALUES_PER_CHUNK
 
 
@@ -48,12 +49,8 @@ def bernoulli_tables(mean, log_odds):
                     acc[k] += complement[j * n_components + k]
         partial[b] = acc
         partial_log_mean[b] = total
-    log_complement = np.zeros(n_components)
-    sum_log_mean = 0.0
-    for b in range(_N_BLOCKS):
-        sum_log_mean += partial_log_mean[b]
-        for k in range(n_components):
-            log_complement[k] += partial[b, k]
+    log_complement = np.empty(n_components)
+    sum_log_mean = _sum_chunks(partial, partial_log_mean, log_complement)  # in block order
     return log_complement, sum_log_mean
 
 
