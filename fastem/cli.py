@@ -382,12 +382,13 @@ def _check_output(output, inputs):
     if os.path.isdir(output):
         raise CommandError(f"-o {output!r} is a directory; give a file name")
     try:
-        regular = stat.S_ISREG(os.stat(output).st_mode)
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            return  # a device: written to, whatever the inputs
     except OSError:  # does not exist yet (or cannot be read): nothing to destroy
         return
     for what, path in inputs:
         try:
-            same = regular and path is not None and os.path.samefile(output, path)
+            same = path is not None and os.path.samefile(output, path)
         except OSError:  # the input does not exist: its own check reports that
             same = False
         if same:
