@@ -379,13 +379,14 @@ def _check_output(output, inputs):
     written to, even when an input is the same device."""
     if output is None:
         return
-    if os.path.isdir(output):
-        raise CommandError(f"-o {output!r} is a directory; give a file name")
     try:
-        if not stat.S_ISREG(os.stat(output).st_mode):
-            return  # a device: written to, whatever the inputs
+        mode = os.stat(output).st_mode
     except OSError:  # does not exist yet (or cannot be read): nothing to destroy
         return
+    if stat.S_ISDIR(mode):
+        raise CommandError(f"-o {output!r} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        return  # a device: written to, whatever the inputs
     for what, path in inputs:
         try:
             same = path is not None and os.path.samefile(output, path)

@@ -238,14 +238,6 @@ def test_broken_pipe_in_process_returns_1(monkeypatch):
     assert main(["demo"]) == 1  # pytest's captured stdout has no file descriptor to redirect
 
 
-def _link(kind, target, link):
-    if kind == "hard":
-        os.link(target, link)
-    else:
-        os.symlink(target, link)
-    return link
-
-
 def _alias(alias, target, tmp_path, monkeypatch):
     """A path naming ``target``: itself, relative, or a hard or symbolic link."""
     if alias == "same":
