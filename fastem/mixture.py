@@ -631,8 +631,9 @@ class MultinomialMixture(_CSRMixtureMixin):
         Print the objective at every iteration when > 0.
     dtype : {np.float64, np.float32}, default=np.float64
         dtype of the word log-probability table (``feature_log_prob_``), which
-        every E-step reads once per non-zero; float32 halves that traffic
-        (see :class:`fastem.NaiveBayesEM`). Counts and sums stay float64.
+        every E-step reads once per non-zero; float32 halves that traffic,
+        and the M-step's reads of the responsibilities (see
+        :class:`fastem.NaiveBayesEM`). Counts and sums stay float64.
 
     Attributes
     ----------

@@ -103,8 +103,15 @@ def ref_scatter_counts(X, resp, weight):
     return counts, class_counts
 
 
-def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob):
-    """One E+M pass -> ``(objective, counts, class_counts)``."""
+def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob, resp_dtype=np.float64):
+    """One E+M pass -> ``(objective, counts, class_counts)``.
+
+    With ``resp_dtype=np.float32`` (the pass with a float32 table), the
+    counts add the weighted responsibilities of each row with more than one
+    possible component rounded to float32, those below float32's smallest
+    normal as 0; rows of one known component, and the class counts, add them
+    unrounded.
+    """
     dense = dense_rows(X)
     log_prob = np.asarray(log_prob, dtype=np.float64)
     n_features, n_components = log_prob.shape
@@ -121,7 +128,13 @@ def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob):
         jll = _row_jll(dense[i], log_prior, log_prob)
         resp, log_norm = _row_posterior(jll, lo, hi)
         objective += weight[i] * log_norm
-        counts += weight[i] * np.outer(dense[i], resp)
+        if resp_dtype == np.float32 and hi - lo > 1:
+            weighted = weight[i] * resp
+            rounded = weighted.astype(np.float32).astype(np.float64)
+            rounded[np.abs(weighted) < np.finfo(np.float32).tiny] = 0.0
+            counts += np.outer(dense[i], rounded)
+        else:
+            counts += weight[i] * np.outer(dense[i], resp)
         class_counts += weight[i] * resp
     return objective, counts, class_counts
 

@@ -101,6 +101,25 @@ def test_scatter_reads_a_float32_table():
     np.testing.assert_allclose(buf, want_buf, rtol=1e-14, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_components", KS)
+def test_gather_reads_a_float32_buffer(n_components):
+    # (the pass's M phase with a float32 table: responsibilities in float32)
+    table, table_whole, _, _, ent_row, ent_val = _case(4, n_components, np.float64, np.float32,
+                                                      np.uint16)
+    buf, buf_whole = _guarded(np.random.default_rng(5), 11, n_components, np.float32)
+    buf_before = buf_whole.copy()
+    want_table = table.copy()
+    for k0 in range(0, n_components, RUN_WIDTH):
+        want_table, _ = ref_column_run(want_table, 2, buf.astype(np.float64), ent_row, ent_val,
+                                       0, ent_row.shape[0], k0, RUN_WIDTH, False)
+    table_tail = table_whole[table.size:].copy()
+    for k0 in range(0, n_components, RUN_WIDTH):
+        _gather(table, 2, buf, ent_row, ent_val, 0, ent_row.shape[0], k0)
+    np.testing.assert_allclose(table, want_table, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(table_whole[table.size:], table_tail)
+    np.testing.assert_array_equal(buf_whole, buf_before)
+
+
 @pytest.mark.parametrize("scatter", [False, True], ids=["gather", "scatter"])
 def test_an_empty_run_changes_nothing(scatter):
     table, _, buf, _, ent_row, ent_val = _case(3, 20, np.float64, np.float64, np.uint16)
@@ -138,6 +157,8 @@ def test_refuses_arrays_it_cannot_address():
         _gather(np.asfortranarray(table), 0, buf, rows, vals, 0, 2, 0)
     with pytest.raises(TypingError):
         _gather(table.astype(np.float32), 0, buf, rows, vals, 0, 2, 0)
+    with pytest.raises(TypingError):  # the array added into is float64
+        _scatter(table, 0, buf.astype(np.float32), rows, vals, 0, 2, 0)
 
 
 @pytest.mark.parametrize("width", range(1, RUN_WIDTH + 1))

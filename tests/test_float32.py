@@ -1,7 +1,8 @@
 """``dtype=np.float32``: the word log-probability table in single precision.
 
 The E-step reads that table once per non-zero, so float32 halves its memory
-traffic; counts and sums stay float64. Results must agree with the float64
+traffic, and the M-step reads the responsibilities in float32; counts and
+sums stay float64. Results must agree with the float64
 fit to single precision, predictions must match, and EM must still never
 lower its objective (up to float32 rounding of the parameters).
 """

@@ -298,13 +298,14 @@ def test_values_that_are_not_float32_values_stay_float64():
             np.testing.assert_array_equal(g, w)
 
 
-def test_pass_is_bitwise_the_same_for_any_thread_count():
+@pytest.mark.parametrize("table_dtype", [np.float64, np.float32])
+def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype):
     """Threads split the M phase by columns, so every count is summed in the
     same order: 1, 2 and 3 column ranges, on 1 or 2 threads, agree to the bit."""
     rng = np.random.default_rng(3)
     c = random_csr(rng, 200, 30, 0.2, np.float64, np.int64)
     k = 4
-    log_prob = np.log(rng.dirichlet(np.ones(30), size=k).T).copy()
+    log_prob = np.ascontiguousarray(np.log(rng.dirichlet(np.ones(30), size=k).T), table_dtype)
     log_prior = np.log(rng.dirichlet(np.ones(k)))
     weight = rng.choice([0.0, 0.5, 1.0], size=200)
     labels = rng.integers(-1, 2, size=200).astype(np.int64)
@@ -331,6 +332,52 @@ def test_pass_is_bitwise_the_same_for_any_thread_count():
     np.testing.assert_array_equal(other[1], results[0][1])
     np.testing.assert_allclose(other[0], results[0][0], rtol=1e-13)
     np.testing.assert_allclose(other[2], results[0][2], rtol=1e-13)
+
+
+@pytest.mark.parametrize("k", [3, 40])  # 40: the M phase's runs take two column chunks
+def test_pass_with_a_float32_table_matches_reference(k):
+    """With a float32 word table the M phase reads the responsibilities in
+    float32, written over the block's float64 buffer: the counts are those of
+    the rounded responsibilities (not of the float64 ones, which differ by
+    ~1e-8), the objective and class counts those of the float64 ones. Blocks
+    of 300 rows take several chunks of posteriors."""
+    rng = np.random.default_rng(21)
+    n = 700
+    c = random_csr(rng, n, 50, 0.15, np.float64, np.int32)
+    log_prob = np.ascontiguousarray(np.log(rng.dirichlet(np.full(50, 0.3), size=k).T),
+                                    np.float32)
+    log_prior = np.log(rng.dirichlet(np.ones(k)))
+    weight = rng.choice([0.0, 0.3, 1.0, 2.5], size=n)
+    labels = rng.integers(-1, 3, size=n).astype(np.int64)
+    label_bounds = np.array([0, 1, 2, k], dtype=np.int64)  # label 2: components 2..k-1
+    X = sp.csr_matrix((c.data, c.indices, c.indptr), shape=c.shape)
+    blocks = make_blocks(as_csr(c), k, 2, weight, labels, label_bounds, rows_per_block=300)
+    got = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)
+    want = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob, np.float32)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-300)
+    unrounded = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob)[1]
+    np.testing.assert_allclose(got[1], unrounded, rtol=1e-6)
+    assert not np.allclose(got[1], unrounded, rtol=1e-12, atol=0)
+
+
+def test_float32_responsibilities_below_the_smallest_normal_count_as_zero():
+    """A float32 subnormal costs microcode assists on some CPUs: the pass with
+    a float32 table stores such a responsibility as 0. One just above
+    float32's smallest normal is kept, and float64 keeps both."""
+    # row 0: word 0 only, where component 1 is e^-92 (1e-40) times less likely;
+    # row 1: word 1 only, e^-85 (1.2e-37)
+    c = Csr([[(0, 1.0)], [(1, 1.0)]], 2)
+    log_prior = np.log([0.5, 0.5])
+    weight, labels = np.ones(2), np.full(2, -1, dtype=np.int64)
+    label_bounds = np.array([0, 2], dtype=np.int64)
+    blocks = make_blocks(as_csr(c), 2, 1)
+    for dtype in (np.float32, np.float64):
+        log_prob = np.array([[-1.0, -93.0], [-1.0, -86.0]], dtype=dtype)
+        counts = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)[1]
+        assert counts[0, 1] == (0.0 if dtype == np.float32 else pytest.approx(np.exp(-92.0)))
+        assert counts[1, 1] == pytest.approx(np.exp(-85.0), rel=1e-6)
+        assert counts[0, 0] == counts[1, 0] == 1.0
 
 
 def test_expected_counts_reads_a_fortran_ordered_table():

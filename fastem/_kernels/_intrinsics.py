@@ -603,10 +603,13 @@ def _row_arrays(ent_row, ent_val):
 
 
 def _tables(table, buf, scatter):
+    """Whether a run loop takes these arrays: it adds into a float64 array
+    (``buf`` for a scatter, ``table`` for a gather) and may read the other in
+    float32."""
+    read, written = (table, buf) if scatter else (buf, table)
     return (isinstance(table, types.Array) and isinstance(buf, types.Array)
             and table.ndim == buf.ndim == 2 and table.layout == buf.layout == "C"
-            and table.dtype in (types.float32, types.float64)
-            and buf.dtype == types.float64 and (scatter or table.dtype == types.float64))
+            and read.dtype in (types.float32, types.float64) and written.dtype == types.float64)
 
 
 def _make_column_run(scatter):
@@ -659,7 +662,7 @@ def _py_block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0):
 _COLUMN_RUN_DOC = """``{what}`` for ``e`` in ``start:stop`` (in that order), over
 the columns ``k0:k1`` with ``k1 = min(k0 + RUN_WIDTH, table.shape[1])``, one
 fused multiply-add per value and step. ``table`` and ``buf`` are C-ordered
-2-D arrays with the same number of columns; {table}, ``buf`` float64.
+2-D arrays with the same number of columns; {arrays}.
 The values are read as ``abs(ent_val[e])`` (a set sign bit marks where a
 run starts: see ``block_scatter``). Nothing is bounds-checked: ``w``,
 ``ent_row[start:stop]`` and ``k0`` must be valid."""
@@ -672,9 +675,11 @@ else:
     column_scatter = _make_column_run(scatter=True)
     block_scatter = _block_scatter
 column_gather.__doc__ = _COLUMN_RUN_DOC.format(
-    what="table[w] += |ent_val[e]| * buf[ent_row[e]]", table="``table`` float64")
+    what="table[w] += |ent_val[e]| * buf[ent_row[e]]",
+    arrays="``table`` float64, ``buf`` float32 or float64")
 column_scatter.__doc__ = _COLUMN_RUN_DOC.format(
-    what="buf[ent_row[e]] += |ent_val[e]| * table[w]", table="``table`` float32 or float64")
+    what="buf[ent_row[e]] += |ent_val[e]| * table[w]",
+    arrays="``table`` float32 or float64, ``buf`` float64")
 block_scatter.__doc__ = """``buf[ent_row[e]] += |ent_val[e]| * table[cols[d(e)]]`` for ``e``
 in ``start:stop`` (in that order), over the columns ``k0:k1`` as in
 ``column_scatter``: the runs ``d, d + 1, ...`` of a block, one after the

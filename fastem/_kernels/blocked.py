@@ -44,6 +44,12 @@ Blocks go in rounds of one block per thread:
 2. M phase: each thread owns a range of words (balanced by entries) and
    adds the round's blocks into those rows of ``counts``.
 
+With a float32 word table the responsibilities are stored in float32, over
+the first half of the block's buffer (``_resp_rows``): the M phase, which
+reads a buffer row per entry from a buffer larger than L2, then reads half
+the bytes. Its sums stay float64; the counts are those of responsibilities
+rounded to float32 (relative 6e-8, within the precision of such a table).
+
 Threads never write the same row of ``counts``, so there is one count table
 and no per-thread copies: beyond its output the pass needs ``n_threads``
 [R, K] buffers and ``n_threads * K`` partial sums. Each ``counts[w, k]`` is
@@ -247,11 +253,24 @@ def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col
 
 
 @njit(**JIT)
+def _resp_rows(buf, dtype):
+    """The [R, K] responsibilities of a block, in ``dtype``, over the memory
+    of its [R, K] float64 buffer ``buf`` (C-ordered): ``buf`` itself for
+    float64; for float32, its first half, whose row ``r`` ends before row
+    ``r`` of ``buf`` does, so rows written in order never overwrite a
+    log-likelihood not yet read."""
+    n_rows, n_components = buf.shape
+    return buf.reshape(-1).view(dtype)[:n_rows * n_components].reshape((n_rows, n_components))
+
+
+@njit(**JIT)
 def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
                   weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
-    """Weighted responsibilities of block ``b``'s free rows into ``buf``
-    [R, K] (other rows get 0: no entry reads them); adds the block's class
-    counts to ``class_acc`` and returns its objective."""
+    """Weighted responsibilities of block ``b``'s free rows into
+    ``_resp_rows(buf, log_prob.dtype)`` [R, K] (other rows get 0: no entry
+    reads them), rounded to the table's precision (float32: 0 below its
+    smallest normal); adds the block's class counts (unrounded) to
+    ``class_acc`` and returns its objective."""
     n_components = log_prob.shape[1]
     r0 = b * rows_per_block
     n_block_rows = min(n_samples, r0 + rows_per_block) - r0
@@ -268,6 +287,11 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
     block_labels = labels[r0:r0 + n_block_rows]
     block_weight = weight[r0:r0 + n_block_rows]
     block_free = free[r0:r0 + n_block_rows]
+    resp = _resp_rows(buf, log_prob.dtype)
+    # float32 responsibilities below its smallest normal are stored as 0 (a
+    # subnormal costs a microcode assist where it is formed and where it is
+    # read, on some CPUs)
+    floor = np.finfo(np.float32).tiny if resp.itemsize == 4 else 0.0
     for c0 in range(0, n_block_rows, rows):
         n = min(n_block_rows, c0 + rows) - c0
         for j in range(n):
@@ -279,9 +303,10 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
         for j in range(n):
             if block_free[c0 + j]:
                 objective += wj[j] * log_norm[j]
-        for j in range(n):
+        for j in range(n):  # (after the chunk's rows of buf have been read)
             for k in range(n_components):
-                buf[c0 + j, k] = wj[j] * work[k, j]
+                value = wj[j] * work[k, j]
+                resp[c0 + j, k] = 0.0 if abs(value) < floor else value
         for k in range(n_components):
             acc = class_acc[k]
             for j in range(n):
@@ -371,11 +396,11 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
             lo_col, hi_col = col_split[s], col_split[s + 1]
             for j in range(n_round):
                 b = first + j
-                buf = bufs[j]
+                resp = _resp_rows(bufs[j], log_prob.dtype)
                 d_lo = _lower_bound(cols, dstart[b], dstart[b + 1], lo_col)
                 d_hi = _lower_bound(cols, d_lo, dstart[b + 1], hi_col)
                 for d in range(d_lo, d_hi):
                     for k0 in range(0, n_components, RUN_WIDTH):
-                        column_gather(counts, cols[d], buf, ent_row, ent_val, col_ptr[d],
+                        column_gather(counts, cols[d], resp, ent_row, ent_val, col_ptr[d],
                                       col_ptr[d + 1], k0)
     return objective
