@@ -47,7 +47,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._config import BLOCK_BYTES, PARAM_DTYPE
+from ._config import BLOCK_BYTES, HOT_TABLE_BYTES, PARAM_DTYPE
 from ._kernels import blocked
 from ._kernels import csr as kernels
 from ._validation import check_fitted_width
@@ -202,10 +202,13 @@ EMData = namedtuple("EMData", ["X", "bounds", "weight", "labels", "label_bounds"
 #: ``fastem._kernels.blocked``) and the column ranges of the threads' M phases.
 Blocks = namedtuple("Blocks", ["rows_per_block", "dstart", "cols", "col_ptr", "ent_row",
                                "ent_val", "col_split", "free", "fixed_ptr", "fixed_comp",
-                               "fixed_val", "fixed_class"])
+                               "fixed_val", "fixed_class", "hot_cols", "hot_ptr", "hot_idx",
+                               "hot_val"])
 
 #: block rows are stored as uint16 offsets
 MAX_ROWS_PER_BLOCK = 1 << 16
+#: hot words are numbered in uint16
+MAX_HOT = 1 << 16
 #: bound on the scratch memory of the threads that make the blocked copy
 BUILD_SCRATCH_BYTES = 1 << 28
 #: the number of blocks is a multiple of this, so that rounds of 1 or 2
@@ -248,7 +251,7 @@ def _fixed_counts(X, n_components, fixed, weight, components):
 
 
 def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_bounds=None,
-                rows_per_block=None):
+                rows_per_block=None, n_hot=None):
     """The :class:`Blocks` copy of a validated CSR ``X`` (finite values, none
     negative: the copy marks where runs start by sign) for a pass with
     ``n_components`` components on ``n_threads`` threads, with the rows'
@@ -269,7 +272,13 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     they are the same to the last bit for any thread count. The copy takes 6
     bytes per stored non-zero of the free rows (10 when a value of float64
     data is not a float32 value) plus 12 (16 with int64 indices) per distinct
-    column of each block.
+    column of each block, and 8 per row.
+
+    The ``n_hot`` words with most entries in the free rows (ties: the lower
+    column) are *hot*: kept row by row, not in column runs (see
+    ``fastem._kernels.blocked``). By default as many as ``HOT_TABLE_BYTES``
+    of [n_hot, K] float64 rows hold (at most ``MAX_HOT``, and only words that
+    occur).
     """
     n_samples, n_features = X.shape
     n_threads = max(1, int(n_threads))
@@ -288,12 +297,19 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     fixed = (labels >= 0) & one_component & (weight != 0)
     free = (weight != 0) & ~fixed
     data, indices, indptr = X[:3]
+    entries_per_column = blocked.column_entries(data, indices, indptr, free, n_features)
+    if n_hot is None:
+        n_hot = HOT_TABLE_BYTES // (8 * max(1, n_components))
+    n_hot = max(0, min(int(n_hot), MAX_HOT, int(np.count_nonzero(entries_per_column))))
+    hot_cols = np.sort(np.argsort(-entries_per_column, kind="stable")[:n_hot]).astype(np.int64)
+    hot_id = np.full(n_features, -1, dtype=np.int32)
+    hot_id[hot_cols] = np.arange(n_hot, dtype=np.int32)
     n_blocks = -(-n_samples // rows_per_block)
     # threads building blocks each need 24 bytes of scratch per column: keep
     # the total within BUILD_SCRATCH_BYTES on machines with many threads (one
     # thread at least: beyond 11M columns the build runs on one)
     n_parts = max(1, min(n_threads, n_blocks, BUILD_SCRATCH_BYTES // (24 * max(1, n_features))))
-    distinct, entries = blocked.block_sizes(data, indices, indptr, free, n_features,
+    distinct, entries = blocked.block_sizes(data, indices, indptr, free, hot_id, n_features,
                                             rows_per_block, n_parts)
     dstart = np.zeros(distinct.shape[0] + 1, dtype=np.int64)
     np.cumsum(distinct, out=dstart[1:])
@@ -304,8 +320,13 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     ent_row = np.empty(estart[-1], dtype=np.uint16)
     exact = data.dtype == np.float32 or blocked.exact_in_float32(data)
     ent_val = np.empty(estart[-1], dtype=np.float32 if exact else data.dtype)
-    blocked.fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts, dstart,
-                        estart, cols, col_ptr, ent_row, ent_val)
+    blocked.fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts,
+                        dstart, estart, cols, col_ptr, ent_row, ent_val)
+    hot_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    np.cumsum(blocked.hot_row_sizes(data, indices, indptr, free, hot_id), out=hot_ptr[1:])
+    hot_idx = np.empty(hot_ptr[-1], dtype=np.uint16)
+    hot_val = np.empty(hot_ptr[-1], dtype=ent_val.dtype)
+    blocked.fill_hot(data, indices, indptr, free, hot_id, hot_ptr, hot_idx, hot_val)
     fixed_counts = _fixed_counts(X, n_components, fixed, weight, components)
     # the threads' word ranges, balanced by the work of the M phase
     cost = np.zeros(n_features + 1, dtype=np.int64)
@@ -314,7 +335,7 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
         cost[1:] += np.diff(fixed_counts[0])
     col_split = kernels.chunk_bounds(cost, n_threads)
     return Blocks(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_split, free,
-                  *fixed_counts)
+                  *fixed_counts, hot_cols, hot_ptr, hot_idx, hot_val)
 
 
 def blocks_jll(blocks, log_prior, log_prob, n_samples):
@@ -322,7 +343,8 @@ def blocks_jll(blocks, log_prior, log_prob, n_samples):
     copy holds (``log_prior`` alone for the others): ``blocked.blocked_jll``."""
     out = np.empty((n_samples, log_prob.shape[1]), dtype=PARAM_DTYPE)
     blocked.blocked_jll(blocks.rows_per_block, blocks.dstart, blocks.cols, blocks.col_ptr,
-                        blocks.ent_row, blocks.ent_val, log_prior, log_prob, out)
+                        blocks.ent_row, blocks.ent_val, blocks.hot_cols, blocks.hot_ptr,
+                        blocks.hot_idx, blocks.hot_val, log_prior, log_prob, out)
     return out
 
 
@@ -332,7 +354,8 @@ def blocks_add_jll(blocks, col_map, table, out):
     ``blocked.blocked_add_jll``. ``col_map`` must index ``table``'s rows
     (internal callers only: Numba does not check)."""
     blocked.blocked_add_jll(blocks.rows_per_block, blocks.dstart, blocks.cols, blocks.col_ptr,
-                            blocks.ent_row, blocks.ent_val, col_map, table, out)
+                            blocks.ent_row, blocks.ent_val, blocks.hot_cols, blocks.hot_ptr,
+                            blocks.hot_idx, blocks.hot_val, col_map, table, out)
 
 
 class LazyBlocks:

@@ -30,6 +30,13 @@ def index_dtype(request):
     return request.param
 
 
+@pytest.fixture(params=[0, 2, None], ids=["runs", "2hot", "allhot"])
+def n_hot(request):
+    """Hot words of the blocked copy (``make_blocks``): none (every word in
+    column runs), two, or the default (every word of a small fixture)."""
+    return request.param
+
+
 @pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
 def n_threads(request):
     """Set Numba's thread count (used as the number of chunks), restore after."""

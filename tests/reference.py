@@ -359,15 +359,16 @@ def ref_document_normalizer(X_fit, X, log_tf, idf, norm, length):
     return out
 
 
-def ref_blocks(data, indices, indptr, rows_per_block, free=None):
+def ref_blocks(data, indices, indptr, rows_per_block, free=None, hot=()):
     """The row-blocked copy of ``fastem._kernels.blocked``, the obvious way:
     for each block of ``rows_per_block`` rows, the stored non-zero entries of
-    its ``free`` rows (default: all) as ``(column, row within the block,
-    value)``, sorted by column and then by their order in the CSR (which is
-    row order)."""
+    its ``free`` rows (default: all) outside the ``hot`` columns as
+    ``(column, row within the block, value)``, sorted by column and then by
+    their order in the CSR (which is row order)."""
     indptr = np.asarray(indptr, dtype=np.int64)
     n_rows = len(indptr) - 1
     free = np.ones(n_rows, dtype=bool) if free is None else free
+    hot = set(int(w) for w in hot)
     blocks = []
     for r0 in range(0, n_rows, rows_per_block):
         entries = []
@@ -375,11 +376,39 @@ def ref_blocks(data, indices, indptr, rows_per_block, free=None):
             if not free[r]:
                 continue
             for p in range(indptr[r], indptr[r + 1]):
-                if data[p] != 0:
+                if data[p] != 0 and int(indices[p]) not in hot:
                     entries.append((int(indices[p]), p, r - r0, float(data[p])))
         entries.sort()
         blocks.append([(w, r, v) for w, _, r, v in entries])
     return blocks
+
+
+def ref_hot_cols(data, indices, indptr, n_hot, free=None):
+    """The hot words of the blocked copy: the ``n_hot`` columns with the most
+    stored non-zero entries in the ``free`` rows (ties: the lower column),
+    among the columns that have any, in increasing order."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_rows = len(indptr) - 1
+    free = np.ones(n_rows, dtype=bool) if free is None else free
+    entries = {}
+    for r in range(n_rows):
+        if free[r]:
+            for p in range(indptr[r], indptr[r + 1]):
+                if data[p] != 0:
+                    entries[int(indices[p])] = entries.get(int(indices[p]), 0) + 1
+    most = sorted(entries, key=lambda w: (-entries[w], w))
+    return sorted(most[:n_hot])
+
+
+def ref_hot_rows(data, indices, indptr, hot, free=None):
+    """Each row's stored non-zero entries of the ``hot`` columns as
+    ``(column, value)``, in CSR order; none for rows that are not free."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_rows = len(indptr) - 1
+    free = np.ones(n_rows, dtype=bool) if free is None else free
+    hot = set(int(w) for w in hot)
+    return [[(int(indices[p]), float(data[p])) for p in range(indptr[r], indptr[r + 1])
+             if free[r] and data[p] != 0 and int(indices[p]) in hot] for r in range(n_rows)]
 
 
 def ref_fixed_counts(X, weight, labels, label_bounds):

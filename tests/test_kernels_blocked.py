@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastem._base import (BLOCK_GROUP, MAX_ROWS_PER_BLOCK, blocks_add_jll, blocks_jll,
+from fastem._base import (BLOCK_GROUP, MAX_HOT, MAX_ROWS_PER_BLOCK, blocks_add_jll, blocks_jll,
                           expected_counts, make_blocks, make_em_data)
-from fastem._config import (BLOCK_BYTES, MAX_BLOCK_BYTES, block_bytes_for,
+from fastem._config import (BLOCK_BYTES, HOT_TABLE_BYTES, MAX_BLOCK_BYTES, block_bytes_for,
                             cache_bytes_per_cpu)
 from fastem._kernels._intrinsics import FLAT_MAX_WIDTH, RUN_WIDTH
 from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
-from reference import (ref_add_jll, ref_blocks, ref_em_pass, ref_fixed_counts,
-                       ref_joint_log_likelihood)
+from reference import (ref_add_jll, ref_blocks, ref_em_pass, ref_fixed_counts, ref_hot_cols,
+                       ref_hot_rows, ref_joint_log_likelihood)
 from test_kernels_csr import (FIXTURE_WEIGHT, LABEL_BOUNDS_2_1, LABELS_2_1, N_FEATURES, ROWS,
                               Csr, random_csr)
 
@@ -43,11 +43,32 @@ def as_csr(c):
     return CSR(*c.arrays, c.shape)
 
 
+def check_copy(blocks, c, rows_per_block, n_hot, free=None):
+    """The blocked copy of ``c`` is the reference's: its ``n_hot`` hot words
+    (or all the words that occur, if fewer), their entries row by row, and
+    the other entries in column runs."""
+    hot = ref_hot_cols(c.data, c.indices, c.indptr, n_hot, free)
+    assert blocks.hot_cols.tolist() == hot
+    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block, free, hot)
+    rows = [[(int(blocks.hot_cols[blocks.hot_idx[q]]), float(blocks.hot_val[q]))
+             for q in range(blocks.hot_ptr[r], blocks.hot_ptr[r + 1])]
+            for r in range(blocks.hot_ptr.shape[0] - 1)]
+    assert rows == ref_hot_rows(c.data, c.indices, c.indptr, hot, free)
+    assert blocks.hot_val.dtype == blocks.ent_val.dtype
+
+
+#: hot words in the copies of the small test matrices: none (every word in
+#: column runs), some, or every word that occurs (the default there)
+N_HOT = [0, 2, None]
+
+
 @pytest.mark.parametrize("rows_per_block", [1, 2, 3, 5, 12, 100])
-def test_blocks_match_reference_on_fixture(data_dtype, index_dtype, rows_per_block, n_threads):
+@pytest.mark.parametrize("n_hot", [0, 1, 3])
+def test_blocks_match_reference_on_fixture(data_dtype, index_dtype, rows_per_block, n_threads,
+                                           n_hot):
     c = Csr(ROWS, N_FEATURES, data_dtype, index_dtype)
-    blocks = make_blocks(as_csr(c), 3, n_threads, rows_per_block=rows_per_block)
-    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block)
+    blocks = make_blocks(as_csr(c), 3, n_threads, rows_per_block=rows_per_block, n_hot=n_hot)
+    check_copy(blocks, c, rows_per_block, n_hot)
     # distinct columns of a block are strictly increasing; entries are kept as stored
     for b in range(blocks.dstart.shape[0] - 1):
         assert np.all(np.diff(blocks.cols[blocks.dstart[b]:blocks.dstart[b + 1]]) > 0)
@@ -63,13 +84,27 @@ def test_blocks_match_reference_on_random_matrices(seed):
     # dense enough for the column scan, sparse enough for the sort
     for density in (0.02, 0.6):
         c = random_csr(rng, 60, 50, density, np.float64, np.int32)
-        for rows_per_block in (1, 7, 60):
-            blocks = make_blocks(as_csr(c), 4, 2, rows_per_block=rows_per_block)
-            assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block)
+        for rows_per_block, n_hot in ((1, 0), (7, 5), (60, 0), (60, 20), (7, 100)):
+            blocks = make_blocks(as_csr(c), 4, 2, rows_per_block=rows_per_block, n_hot=n_hot)
+            check_copy(blocks, c, rows_per_block, n_hot)
+
+
+def test_default_hot_words():
+    """By default as many words are hot as HOT_TABLE_BYTES of [n_hot, K]
+    float64 rows hold, at most MAX_HOT and at most the words that occur."""
+    rng = np.random.default_rng(8)
+    c = random_csr(rng, 300, 5000, 0.01, np.float64, np.int32)
+    occurring = np.count_nonzero(np.bincount(c.indices[c.data != 0], minlength=5000))
+    for k in (1, 20, 5000):
+        blocks = make_blocks(as_csr(c), k, 2)
+        n_hot = min(HOT_TABLE_BYTES // (8 * k), MAX_HOT, occurring)
+        assert 0 < n_hot and blocks.hot_cols.shape[0] == n_hot
+        check_copy(blocks, c, blocks.rows_per_block, n_hot)
 
 
 @pytest.mark.parametrize("rows_per_block", [1, 4, 12])
-def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_per_block):
+@pytest.mark.parametrize("n_hot", [0, 3])
+def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_per_block, n_hot):
     """Rows with one known component (class 1 -> component 2) and rows of
     weight 0 are left out of the copy; the fixed rows' counts come by word."""
     c = Csr(ROWS, N_FEATURES, data_dtype, index_dtype)
@@ -77,11 +112,11 @@ def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_pe
     weight[[0, 6]] = 0.0
     labels, label_bounds = LABELS_2_1, LABEL_BOUNDS_2_1
     blocks = make_blocks(as_csr(c), 3, 2, weight, labels, label_bounds,
-                         rows_per_block=rows_per_block)
+                         rows_per_block=rows_per_block, n_hot=n_hot)
     fixed = (labels == 1) & (weight != 0)
     free = (weight != 0) & ~fixed
     np.testing.assert_array_equal(blocks.free, free)
-    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, rows_per_block, free)
+    check_copy(blocks, c, rows_per_block, n_hot, free)
     dense = np.zeros((N_FEATURES, 3))
     for w in range(N_FEATURES):
         for q in range(blocks.fixed_ptr[w], blocks.fixed_ptr[w + 1]):
@@ -94,7 +129,8 @@ def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_pe
 
 @pytest.mark.parametrize("n_components", [1, 3, FLAT_MAX_WIDTH, FLAT_MAX_WIDTH + 1, 40])
 @pytest.mark.parametrize("rows_per_block", [1, 7, 60])
-def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads):
+@pytest.mark.parametrize("n_hot", N_HOT)
+def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads, n_hot):
     """The joint log-likelihood from the blocked copy (both E-phase loops:
     K up to FLAT_MAX_WIDTH and more); a row left out of the copy (weight 0)
     gets the prior alone."""
@@ -103,7 +139,7 @@ def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads):
     weight = np.ones(50)
     weight[[4, 49]] = 0.0
     blocks = make_blocks(as_csr(c), n_components, n_threads, weight=weight,
-                         rows_per_block=rows_per_block)
+                         rows_per_block=rows_per_block, n_hot=n_hot)
     log_prior = np.log(rng.dirichlet(np.ones(n_components)))
     log_prob = np.log(rng.dirichlet(np.ones(30), size=n_components).T.copy())
     out = blocks_jll(blocks, log_prior, log_prob, 50)
@@ -132,7 +168,8 @@ def test_blocked_jll_is_bitwise_the_same_for_any_thread_count():
 
 @pytest.mark.parametrize("n_components", [1, 3, RUN_WIDTH + 1])
 @pytest.mark.parametrize("rows_per_block", [1, 7, 60])
-def test_blocked_add_jll_matches_reference(n_components, rows_per_block, n_threads):
+@pytest.mark.parametrize("n_hot", N_HOT)
+def test_blocked_add_jll_matches_reference(n_components, rows_per_block, n_threads, n_hot):
     """Only the mapped words add (some rows of the table are never read,
     some words have none), into what ``out`` held; rows the copy leaves out
     keep it."""
@@ -141,7 +178,7 @@ def test_blocked_add_jll_matches_reference(n_components, rows_per_block, n_threa
     weight = np.ones(50)
     weight[[4, 49]] = 0.0
     blocks = make_blocks(as_csr(c), n_components, n_threads, weight=weight,
-                         rows_per_block=rows_per_block)
+                         rows_per_block=rows_per_block, n_hot=n_hot)
     col_map = np.full(30, -1, dtype=np.int64)
     words = rng.choice(30, size=12, replace=False)
     col_map[words] = rng.permutation(16)[:12]  # 4 of the 16 table rows are never read
@@ -242,8 +279,8 @@ def test_largest_block_row_offsets():
     c = Csr(rows, 3)
     log_prior, log_prob = np.log([0.5, 0.5]), np.log(np.array([[0.2, 0.5], [0.3, 0.25],
                                                                [0.5, 0.25]]))
-    blocks = make_blocks(as_csr(c), 2, 1, rows_per_block=MAX_ROWS_PER_BLOCK)
-    assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, MAX_ROWS_PER_BLOCK)
+    blocks = make_blocks(as_csr(c), 2, 1, rows_per_block=MAX_ROWS_PER_BLOCK, n_hot=0)
+    check_copy(blocks, c, MAX_ROWS_PER_BLOCK, 0)
     weight = np.ones(n)
     labels = np.full(n, -1, dtype=np.int64)
     label_bounds = np.array([0, 2], dtype=np.int64)
@@ -284,24 +321,27 @@ def test_values_that_are_not_float32_values_stay_float64():
     labels = np.full(120, -1, dtype=np.int64)
     label_bounds = np.arange(k + 1, dtype=np.int64)
     for c, stored in ((counts, np.float32), (weighted, np.float64)):
-        blocks = make_blocks(as_csr(c), k, 2, rows_per_block=16)
+        blocks = make_blocks(as_csr(c), k, 2, rows_per_block=16, n_hot=5)
         assert blocks.ent_val.dtype == stored
-        assert unpack(blocks) == ref_blocks(c.data, c.indices, c.indptr, 16)
+        check_copy(blocks, c, 16, 5)
         got = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)
         X = sp.csr_matrix((c.data, c.indices, c.indptr), shape=c.shape)
         want = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=1e-12)
         # the 4-byte copy of exact values gives the 8-byte copy's pass, to the bit
-        wide = blocks._replace(ent_val=blocks.ent_val.astype(np.float64))
+        wide = blocks._replace(ent_val=blocks.ent_val.astype(np.float64),
+                               hot_val=blocks.hot_val.astype(np.float64))
         for g, w in zip(got, _pass(c, wide, weight, labels, label_bounds, log_prior, log_prob)):
             np.testing.assert_array_equal(g, w)
 
 
 @pytest.mark.parametrize("table_dtype", [np.float64, np.float32])
-def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype):
-    """Threads split the M phase by columns, so every count is summed in the
-    same order: 1, 2 and 3 column ranges, on 1 or 2 threads, agree to the bit."""
+@pytest.mark.parametrize("n_hot", [0, 5])
+def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype, n_hot):
+    """Threads split the M phase by columns, and the hot words' partial sums
+    are added in block order, so every count is summed in the same order: 1,
+    2 and 3 column ranges, on 1 or 2 threads, agree to the bit."""
     rng = np.random.default_rng(3)
     c = random_csr(rng, 200, 30, 0.2, np.float64, np.int64)
     k = 4
@@ -317,7 +357,7 @@ def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype):
             numba.set_num_threads(n_threads)
             for n_ranges in (1, 2, 3):
                 blocks = make_blocks(as_csr(c), k, n_ranges, weight, labels, label_bounds,
-                                     rows_per_block=16)
+                                     rows_per_block=16, n_hot=n_hot)
                 results.append(_pass(c, blocks, weight, labels, label_bounds, log_prior,
                                      log_prob))
     finally:
@@ -325,11 +365,16 @@ def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype):
     for got in results[1:]:
         for a, b in zip(got, results[0]):
             np.testing.assert_array_equal(a, b)
-    # counts do not depend on the block size either (row order within a column)
-    other = _pass(c, make_blocks(as_csr(c), k, 2, weight, labels, label_bounds,
-                                 rows_per_block=7), weight, labels, label_bounds, log_prior,
-                  log_prob)
-    np.testing.assert_array_equal(other[1], results[0][1])
+    # the counts of words in column runs do not depend on the block size
+    # either (row order within a column); those of hot words are summed by block
+    other_blocks = make_blocks(as_csr(c), k, 2, weight, labels, label_bounds, rows_per_block=7,
+                               n_hot=n_hot)
+    other = _pass(c, other_blocks, weight, labels, label_bounds, log_prior, log_prob)
+    runs = np.ones(30, dtype=bool)
+    runs[other_blocks.hot_cols] = False
+    assert runs.sum() == 30 - n_hot
+    np.testing.assert_array_equal(other[1][runs], results[0][1][runs])
+    np.testing.assert_allclose(other[1], results[0][1], rtol=1e-13)
     np.testing.assert_allclose(other[0], results[0][0], rtol=1e-13)
     np.testing.assert_allclose(other[2], results[0][2], rtol=1e-13)
 

@@ -175,14 +175,17 @@ def run_scatter(c, resp, weight, bounds):
     return counts, class_counts
 
 
-def run_em(c, weight, labels, label_bounds, log_prior, log_prob, bounds, rows_per_block=3):
+def run_em(c, weight, labels, label_bounds, log_prior, log_prob, bounds, rows_per_block=3,
+           n_hot=None):
     """The fused pass over ``c`` blocked ``rows_per_block`` rows at a time (3:
     several blocks and rounds on the fixture), with the M phase's columns split
-    for ``len(bounds) - 1`` threads."""
+    for ``len(bounds) - 1`` threads and ``n_hot`` hot words (default: every
+    word of the small fixture)."""
     counts = np.full(log_prob.shape, np.nan)
     class_counts = np.full(log_prob.shape[1], np.nan)
     blocks = make_blocks(CSR(*c.arrays, c.shape), log_prob.shape[1], len(bounds) - 1, weight,
-                         labels, label_bounds, rows_per_block=min(rows_per_block, 1 << 16))
+                         labels, label_bounds, rows_per_block=min(rows_per_block, 1 << 16),
+                         n_hot=n_hot)
     obj = blocked_em_pass(blocks.rows_per_block, c.shape[0], *blocks[1:], weight, labels,
                           label_bounds, log_prior, log_prob, counts, class_counts)
     return obj, counts, class_counts
@@ -334,7 +337,7 @@ def test_scatter_counts(csr, params, n_threads):
 # em_pass
 # --------------------------------------------------------------------------
 
-def test_em_pass_free_rows(csr, params, n_threads):
+def test_em_pass_free_rows(csr, params, n_threads, n_hot):
     log_prior, log_prob = params
     n = csr.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
@@ -344,7 +347,7 @@ def test_em_pass_free_rows(csr, params, n_threads):
     # all -inf rows weighted out: finite objective
     weight = FIXTURE_WEIGHT.copy()
     weight[list(ALL_NINF_ROWS)] = 0.0
-    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds)
+    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, n_hot=n_hot)
     want = ref_em_pass(csr.X, weight, labels, label_bounds, log_prior, log_prob)
     assert np.isfinite(got[0])
     for g, w in zip(got, want):
@@ -352,7 +355,7 @@ def test_em_pass_free_rows(csr, params, n_threads):
 
     # all -inf rows weighted in: objective -inf, counts finite (uniform resp)
     weight = np.linspace(0.5, 2.0, n)
-    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds)
+    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, n_hot=n_hot)
     want = ref_em_pass(csr.X, weight, labels, label_bounds, log_prior, log_prob)
     assert got[0] == NINF
     assert_close(got[1], want[1])
@@ -360,7 +363,7 @@ def test_em_pass_free_rows(csr, params, n_threads):
     assert np.all(np.isfinite(got[1])) and np.all(np.isfinite(got[2]))
 
 
-def test_em_pass_matches_jll_posterior_scatter(csr, params, n_threads):
+def test_em_pass_matches_jll_posterior_scatter(csr, params, n_threads, n_hot):
     """Free rows: the fused pass equals the three separate kernels."""
     log_prior, log_prob = params
     n = csr.shape[0]
@@ -370,7 +373,7 @@ def test_em_pass_matches_jll_posterior_scatter(csr, params, n_threads):
     resp, log_norm = run_posterior(jll)
     counts, class_counts = run_scatter(csr, resp, weight, bounds)
     obj, c2, cc2 = run_em(csr, weight, np.full(n, -1, dtype=np.int64),
-                          _i64([0, N_COMPONENTS]), log_prior, log_prob, bounds)
+                          _i64([0, N_COMPONENTS]), log_prior, log_prob, bounds, n_hot=n_hot)
     assert_close(c2, counts)
     assert_close(cc2, class_counts)
     assert obj == NINF == np.sum(weight * log_norm)
@@ -381,7 +384,7 @@ LABEL_BOUNDS_2_1 = _i64([0, 2, 3])
 LABELS_2_1 = _i64([-1, 0, 1, -1, -1, 1, 0, -1, 0, 1, -1, 0])
 
 
-def test_em_pass_label_ranges(csr, params, n_threads):
+def test_em_pass_label_ranges(csr, params, n_threads, n_hot):
     log_prior, log_prob = params
     bounds = chunk_bounds(csr.indptr, n_threads)
     labels, label_bounds = LABELS_2_1, LABEL_BOUNDS_2_1
@@ -390,7 +393,7 @@ def test_em_pass_label_ranges(csr, params, n_threads):
     # (free, comp 2 -inf) is fine. Rows 4, 10 (free, all -inf) weighted out.
     weight = FIXTURE_WEIGHT.copy()
     weight[list(ALL_NINF_ROWS)] = 0.0
-    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds)
+    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, n_hot=n_hot)
     want = ref_em_pass(csr.X, weight, labels, label_bounds, log_prior, log_prob)
     assert np.isfinite(got[0])
     for g, w in zip(got, want):
@@ -402,7 +405,7 @@ def test_em_pass_label_ranges(csr, params, n_threads):
     labels[2] = 0
     only2 = np.zeros(csr.shape[0])
     only2[2] = 1.0
-    got = run_em(csr, only2, labels, label_bounds, log_prior, log_prob, bounds)
+    got = run_em(csr, only2, labels, label_bounds, log_prior, log_prob, bounds, n_hot=n_hot)
     want = ref_em_pass(csr.X, only2, labels, label_bounds, log_prior, log_prob)
     assert got[0] == NINF
     assert_close(got[2], [0.5, 0.5, 0.0])
@@ -412,20 +415,20 @@ def test_em_pass_label_ranges(csr, params, n_threads):
     assert_close(got[1][5], [0.5, 0.5, 0.0])
 
 
-def test_em_pass_labelled_rows_stay_in_range(csr, params, n_threads):
+def test_em_pass_labelled_rows_stay_in_range(csr, params, n_threads, n_hot):
     log_prior, log_prob = params
     bounds = chunk_bounds(csr.indptr, n_threads)
     n = csr.shape[0]
     # only rows labelled class 0 (components {0, 1}) carry weight
     labels = _i64([0] * n)
-    got = run_em(csr, np.ones(n), labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds)
+    got = run_em(csr, np.ones(n), labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds, n_hot=n_hot)
     np.testing.assert_array_equal(got[1][:, 2], 0.0)
     assert got[2][2] == 0.0
     assert_close(got[2].sum(), float(n))
 
 
 @pytest.mark.parametrize("free", [False, True], ids=["all-labelled", "mixed"])
-def test_em_pass_one_component_per_class(csr, params, n_threads, free):
+def test_em_pass_one_component_per_class(csr, params, n_threads, n_hot, free):
     """One component per class: labelled rows are fixed one-hot rows whose
     log-likelihood is their class's jll."""
     log_prior, log_prob = params
@@ -436,7 +439,7 @@ def test_em_pass_one_component_per_class(csr, params, n_threads, free):
     if free:
         labels[[0, 3, 8]] = -1
     weight = FIXTURE_WEIGHT.copy()
-    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds)
+    got = run_em(csr, weight, labels, label_bounds, log_prior, log_prob, bounds, n_hot=n_hot)
     want = ref_em_pass(csr.X, weight, labels, label_bounds, log_prior, log_prob)
     for g, w in zip(got, want):
         assert_close(g, w)
@@ -445,7 +448,7 @@ def test_em_pass_one_component_per_class(csr, params, n_threads, free):
         assert_close(got[2], np.bincount(labels, weights=weight, minlength=3))
 
 
-def test_em_pass_zero_weight_rows_contribute_nothing(csr, params, n_threads):
+def test_em_pass_zero_weight_rows_contribute_nothing(csr, params, n_threads, n_hot):
     log_prior, log_prob = params
     n = csr.shape[0]
     labels = LABELS_2_1.copy()
@@ -453,20 +456,20 @@ def test_em_pass_zero_weight_rows_contribute_nothing(csr, params, n_threads):
     weight = FIXTURE_WEIGHT.copy()
     weight[[2, 4, 10, 11]] = 0.0  # ... and the free all -inf rows, weighted out
     bounds = chunk_bounds(csr.indptr, n_threads)
-    got = run_em(csr, weight, labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds)
+    got = run_em(csr, weight, labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds, n_hot=n_hot)
     assert np.isfinite(got[0])
 
     keep = weight != 0
     sub = csr.subset(keep)
     sub_got = run_em(sub, weight[keep], labels[keep], LABEL_BOUNDS_2_1, log_prior, log_prob,
-                     chunk_bounds(sub.indptr, n_threads))
+                     chunk_bounds(sub.indptr, n_threads), n_hot=n_hot)
     for g, s in zip(got, sub_got):
         assert_close(g, s)
     want = ref_em_pass(csr.X, weight, labels, LABEL_BOUNDS_2_1, log_prior, log_prob)
     for g, w in zip(got, want):
         assert_close(g, w)
 
-    zero = run_em(csr, np.zeros(n), labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds)
+    zero = run_em(csr, np.zeros(n), labels, LABEL_BOUNDS_2_1, log_prior, log_prob, bounds, n_hot=n_hot)
     assert zero[0] == 0.0
     np.testing.assert_array_equal(zero[1], 0.0)
     np.testing.assert_array_equal(zero[2], 0.0)
@@ -645,11 +648,11 @@ def test_hyp_scatter_counts(problem):
 
 
 @HYP
-@given(problems(), st.integers(1, 5))
-def test_hyp_em_pass(problem, rows_per_block):
+@given(problems(), st.integers(1, 5), st.sampled_from([0, 1, 3, None]))
+def test_hyp_em_pass(problem, rows_per_block, n_hot):
     c, log_prior, log_prob, weight, labels, label_bounds, n_chunks = problem
     got = run_em(c, weight, labels, label_bounds, log_prior, log_prob,
-                 chunk_bounds(c.indptr, n_chunks), rows_per_block)
+                 chunk_bounds(c.indptr, n_chunks), rows_per_block, n_hot)
     want = ref_em_pass(c.X, weight, labels, label_bounds, log_prior, log_prob)
     assert_close(got[0], want[0])
     assert_close(got[1], want[1])

@@ -30,6 +30,19 @@ components (``column_scatter``), and for at most that many it walks all of
 a block's runs in one loop that finds their starts from the negated values
 (``block_scatter``: no mispredicted branch where a run ends).
 
+The *hot* words (the most frequent, as many as ``HOT_TABLE_BYTES`` of
+[n_hot, K] float64 table rows hold) are left out of the column runs and kept
+row by row instead: ``hot_ptr[i]:hot_ptr[i + 1]`` are row ``i``'s entries of
+hot words, in CSR order, ``hot_idx[q]`` the word's place in ``hot_cols``
+(uint16) and ``hot_val[q]`` the value (positive; the dtype of ``ent_val``).
+Their table rows fit in cache, so those entries are read with the buffer
+row held in registers (``column_gather`` with the roles swapped) and each
+block's M phase for them runs on the thread that computed the
+responsibilities, into a [n_hot, K] partial sum per thread, added to
+``counts`` in block order: a random access into the buffer, which is larger
+than L2, becomes one into a table that is not. (On the benchmark corpus the
+512 most frequent words hold half of the entries.)
+
 Only the *free* rows are copied (non-zero weight, component unknown). A row
 with one known component (a labelled row of Naive Bayes) has the same
 responsibilities in every pass: its counts are added up once per fit and
@@ -52,10 +65,12 @@ rounded to float32 (relative 6e-8, within the precision of such a table).
 
 Threads never write the same row of ``counts``, so there is one count table
 and no per-thread copies: beyond its output the pass needs ``n_threads``
-[R, K] buffers and ``n_threads * K`` partial sums. Each ``counts[w, k]`` is
+[R, K] buffers, ``n_threads`` [n_hot, K] partial sums (``HOT_TABLE_BYTES``
+each at most) and ``n_threads * K`` partial sums. Each ``counts[w, k]`` is
 summed in a fixed order (the fixed rows' count, then the free rows in row
-order) and the per-block totals are added in block order, so the result does
-not depend on the thread count at all.
+order; for a hot word, each block's partial sum in block order) and the
+per-block totals are added in block order, so the result does not depend on
+the thread count at all.
 
 Nothing here validates input: ``fastem._base.make_blocks`` builds these
 arrays from a CSR that ``fastem._validation`` has checked (Numba does not
@@ -71,11 +86,12 @@ from .csr import _chunk_posterior, posterior_chunk_rows, entry_slices
 
 
 @njit(**JIT)
-def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
-    """Walk the free rows ``r0:r1`` of block ``b``: write its distinct columns,
-    in order of first appearance, to ``cols[d0:]``, their numbers of entries to
-    ``pos[column]``, and return ``(n_distinct, n_entries)``. ``seen`` holds,
-    per column, the last block that saw it (stamps: never reset)."""
+def _gather_block(data, indices, indptr, free, hot_id, r0, r1, b, seen, pos, cols, d0):
+    """Walk the free rows ``r0:r1`` of block ``b``: write its distinct columns
+    that are not hot (``hot_id[column] < 0``), in order of first appearance,
+    to ``cols[d0:]``, their numbers of entries to ``pos[column]``, and return
+    ``(n_distinct, n_entries)``. ``seen`` holds, per column, the last block
+    that saw it (stamps: never reset)."""
     n_distinct = 0
     n_entries = 0
     for r in range(r0, r1):
@@ -83,7 +99,7 @@ def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
             continue
         row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
         for p in range(row_data.shape[0]):
-            if row_data[p] != 0:
+            if row_data[p] != 0 and hot_id[row_indices[p]] < 0:
                 n_entries += 1
                 w = row_indices[p]
                 if seen[w] != b:
@@ -96,9 +112,10 @@ def _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos, cols, d0):
 
 
 @njit(**PARALLEL_JIT)
-def block_sizes(data, indices, indptr, free, n_features, rows_per_block, n_parts):
+def block_sizes(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts):
     """Distinct columns and stored non-zero entries of the ``free`` rows of
-    each row block: ``(distinct [n_blocks], entries [n_blocks])``."""
+    each row block, hot words left out: ``(distinct [n_blocks], entries
+    [n_blocks])``."""
     n_rows = indptr.shape[0] - 1
     n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
     distinct = np.zeros(n_blocks, dtype=np.int64)
@@ -109,15 +126,15 @@ def block_sizes(data, indices, indptr, free, n_features, rows_per_block, n_parts
         cols = np.empty(n_features, dtype=indices.dtype)
         for b in range(part * n_blocks // n_parts, (part + 1) * n_blocks // n_parts):
             r0 = b * rows_per_block
-            distinct[b], entries[b] = _gather_block(data, indices, indptr, free, r0,
+            distinct[b], entries[b] = _gather_block(data, indices, indptr, free, hot_id, r0,
                                                     min(n_rows, r0 + rows_per_block), b, seen,
                                                     pos, cols, 0)
     return distinct, entries
 
 
 @njit(**PARALLEL_JIT)
-def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts, dstart, estart,
-                cols, col_ptr, ent_row, ent_val):
+def fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts, dstart,
+                estart, cols, col_ptr, ent_row, ent_val):
     """Write the blocked copy (see the module docstring) into ``cols``,
     ``col_ptr``, ``ent_row`` and ``ent_val``, sized by ``block_sizes``
     (``dstart``/``estart`` are the cumulative sums of its two outputs)."""
@@ -130,8 +147,8 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
             r0 = b * rows_per_block
             r1 = min(n_rows, r0 + rows_per_block)
             d0 = dstart[b]
-            n_distinct, _ = _gather_block(data, indices, indptr, free, r0, r1, b, seen, pos,
-                                          cols, d0)
+            n_distinct, _ = _gather_block(data, indices, indptr, free, hot_id, r0, r1, b, seen,
+                                          pos, cols, d0)
             if n_features <= 4 * n_distinct:  # a dense block: scanning the columns beats sorting
                 n_distinct = 0
                 for w in range(n_features):
@@ -152,7 +169,7 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
                     continue
                 row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
                 for p in range(row_data.shape[0]):
-                    if row_data[p] != 0:
+                    if row_data[p] != 0 and hot_id[row_indices[p]] < 0:
                         e = pos[row_indices[p]]
                         pos[row_indices[p]] = e + 1
                         ent_row[e] = r - r0
@@ -160,6 +177,62 @@ def fill_blocks(data, indices, indptr, free, n_features, rows_per_block, n_parts
             for d in range(d0, d0 + n_distinct):  # mark the runs' starts (sign bit set)
                 ent_val[col_ptr[d]] = -ent_val[col_ptr[d]]
     col_ptr[dstart[n_blocks]] = estart[n_blocks]
+
+
+@njit(**JIT)
+def column_entries(data, indices, indptr, free, n_features):
+    """Stored non-zero entries of each column in the ``free`` rows [n_features]."""
+    counts = np.zeros(n_features, dtype=np.int64)
+    for r in range(indptr.shape[0] - 1):
+        if free[r]:
+            row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
+            for p in range(row_data.shape[0]):
+                if row_data[p] != 0:
+                    counts[row_indices[p]] += 1
+    return counts
+
+
+@njit(**PARALLEL_JIT)
+def hot_row_sizes(data, indices, indptr, free, hot_id):
+    """Stored non-zero entries of hot words (``hot_id >= 0``) in each row
+    [n_rows]; 0 for rows that are not free."""
+    n_rows = indptr.shape[0] - 1
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    for r in prange(n_rows):
+        if free[r]:
+            row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
+            n = 0
+            for p in range(row_data.shape[0]):
+                if row_data[p] != 0 and hot_id[row_indices[p]] >= 0:
+                    n += 1
+            sizes[r] = n
+    return sizes
+
+
+@njit(**PARALLEL_JIT)
+def fill_hot(data, indices, indptr, free, hot_id, hot_ptr, hot_idx, hot_val):
+    """Write the free rows' entries of hot words, in CSR order, into
+    ``hot_idx`` (the word's ``hot_id``) and ``hot_val`` at ``hot_ptr``
+    (the cumulative sum of ``hot_row_sizes``)."""
+    for r in prange(indptr.shape[0] - 1):
+        if free[r]:
+            row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
+            q = hot_ptr[r]
+            for p in range(row_data.shape[0]):
+                if row_data[p] != 0 and hot_id[row_indices[p]] >= 0:
+                    hot_idx[q] = hot_id[row_indices[p]]
+                    hot_val[q] = row_data[p]
+                    q += 1
+
+
+@njit(**JIT)
+def _hot_table(table, hot_cols):
+    """``table[hot_cols]``, C-ordered, in ``table``'s dtype."""
+    out = np.empty((hot_cols.shape[0], table.shape[1]), dtype=table.dtype)
+    for c in range(hot_cols.shape[0]):
+        for k in range(table.shape[1]):
+            out[c, k] = table[hot_cols[c], k]
+    return out
 
 
 #: values per chunk of ``exact_in_float32`` (the loop within a chunk vectorises)
@@ -190,10 +263,13 @@ def column_cost(cols, col_ptr, n_features):
 
 
 @njit(**JIT)
-def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
-               buf):
+def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr, hot_idx, hot_val,
+               hot_table, log_prior, log_prob, buf):
     """``buf[r] = log_prior + sum of |ent_val| * log_prob[col]`` over the
-    entries of row ``r`` of block ``b``, for ``r < n_block_rows``."""
+    entries of row ``r`` of block ``b``, for ``r < n_block_rows``: the
+    column runs in column order, then the row's hot entries (``hot_ptr``:
+    the block's ``n_block_rows + 1`` row pointers; ``hot_table``:
+    ``log_prob[hot_cols]``)."""
     n_components = log_prob.shape[1]
     for r in range(n_block_rows):
         for k in range(n_components):
@@ -207,49 +283,71 @@ def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_pri
             for k0 in range(0, n_components, RUN_WIDTH):
                 column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d],
                                col_ptr[d + 1], k0)
+    if hot_table.shape[0] > 0:  # each row held in registers, the hot table in cache
+        for r in range(n_block_rows):
+            for k0 in range(0, n_components, RUN_WIDTH):
+                column_gather(buf, r, hot_table, hot_idx, hot_val, hot_ptr[r], hot_ptr[r + 1], k0)
 
 
 @njit(**PARALLEL_JIT)
-def blocked_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
-                out):
+def blocked_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, hot_cols, hot_ptr, hot_idx,
+                hot_val, log_prior, log_prob, out):
     """``out[i, k] = log_prior[k] + sum_w X[i, w] * log_prob[w, k]`` (the
     joint log-likelihood of ``csr.joint_log_likelihood``) from the blocked
     copy, each block's rows of ``out`` [n_samples, K] (C-ordered) serving as
     its buffer. A row the copy does not hold (not free) gets ``log_prior``.
     Each value is summed in a fixed order (the block's columns in increasing
-    order), whatever the thread count."""
+    order, then the row's hot entries), whatever the thread count."""
     n_samples = out.shape[0]
     n_blocks = dstart.shape[0] - 1
+    hot_table = _hot_table(log_prob, hot_cols)
     for b in prange(n_blocks):
         r0 = b * rows_per_block
         r1 = min(n_samples, r0 + rows_per_block)
-        _block_jll(b, r1 - r0, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob,
-                   out[r0:r1])
+        _block_jll(b, r1 - r0, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr[r0:r1 + 1],
+                   hot_idx, hot_val, hot_table, log_prior, log_prob, out[r0:r1])
 
 
 @njit(**PARALLEL_JIT)
-def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, col_map, table,
-                    out):
+def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, hot_cols, hot_ptr,
+                    hot_idx, hot_val, col_map, table, out):
     """``out[i] += sum_w X[i, w] * table[col_map[w]]`` over the words ``w``
     with ``col_map[w] >= 0`` (``col_map`` [n_features] gives each of those a
     row of ``table`` [n_rows, K]; the words left out cost nothing), from the
     blocked copy, into ``out`` [n_samples, K] (C-ordered). A table that
     differs from a common one on a few words only (the seeding's candidate
-    centres) then costs the entries of those words, not of every word. Each
-    value is summed in a fixed order (the block's columns in increasing
-    order), whatever the thread count."""
+    centres) then costs the entries of those words, not of every word (and
+    every entry of the hot words, whose table rows are in cache: see the
+    module docstring). Each value is summed in a
+    fixed order (the block's columns in increasing order, then the row's hot
+    entries), whatever the thread count."""
     n_samples = out.shape[0]
     n_blocks = dstart.shape[0] - 1
     n_components = table.shape[1]
+    # the hot words' rows of ``table``, zeros for the words left out (each
+    # adds x * 0.0: nothing)
+    hot_table = np.zeros((hot_cols.shape[0], n_components), dtype=table.dtype)
+    any_hot = False
+    for c in range(hot_cols.shape[0]):
+        row = col_map[hot_cols[c]]
+        if row >= 0:
+            any_hot = True
+            hot_table[c] = table[row]
     for b in prange(n_blocks):
         r0 = b * rows_per_block
-        buf = out[r0:min(n_samples, r0 + rows_per_block)]
+        r1 = min(n_samples, r0 + rows_per_block)
+        buf = out[r0:r1]
         for d in range(dstart[b], dstart[b + 1]):
             row = col_map[cols[d]]
             if row >= 0:
                 for k0 in range(0, n_components, RUN_WIDTH):
                     column_scatter(table, row, buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1],
                                    k0)
+        if any_hot:
+            for r in range(r1 - r0):
+                for k0 in range(0, n_components, RUN_WIDTH):
+                    column_gather(buf, r, hot_table, hot_idx, hot_val, hot_ptr[r0 + r],
+                                  hot_ptr[r0 + r + 1], k0)
 
 
 @njit(**JIT)
@@ -264,17 +362,22 @@ def _resp_rows(buf, dtype):
 
 
 @njit(**JIT)
-def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, free,
-                  weight, labels, label_bounds, log_prior, log_prob, buf, class_acc):
+def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr,
+                  hot_idx, hot_val, hot_table, free, weight, labels, label_bounds, log_prior,
+                  log_prob, buf, class_acc, hot_counts):
     """Weighted responsibilities of block ``b``'s free rows into
     ``_resp_rows(buf, log_prob.dtype)`` [R, K] (other rows get 0: no entry
     reads them), rounded to the table's precision (float32: 0 below its
     smallest normal); adds the block's class counts (unrounded) to
-    ``class_acc`` and returns its objective."""
+    ``class_acc``, overwrites ``hot_counts`` [n_hot, K] with the block's
+    counts of the hot words and returns its objective."""
     n_components = log_prob.shape[1]
     r0 = b * rows_per_block
     n_block_rows = min(n_samples, r0 + rows_per_block) - r0
-    _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, log_prior, log_prob, buf)
+    block_hot_ptr = hot_ptr[r0:r0 + n_block_rows + 1]
+    _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, block_hot_ptr, hot_idx,
+               hot_val, hot_table, log_prior, log_prob, buf)
+    hot_counts[:] = 0.0
     # the posteriors, a chunk of rows at a time (rows that are not free get
     # weight 0: no entry of the block reads their buffer rows)
     rows = posterior_chunk_rows(n_components)
@@ -307,6 +410,11 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
             for k in range(n_components):
                 value = wj[j] * work[k, j]
                 resp[c0 + j, k] = 0.0 if abs(value) < floor else value
+        if hot_table.shape[0] > 0:  # the hot words' M phase, while the rows are in cache
+            for j in range(c0, c0 + n):
+                for k0 in range(0, n_components, RUN_WIDTH):
+                    column_scatter(resp, j, hot_counts, hot_idx, hot_val, block_hot_ptr[j],
+                                   block_hot_ptr[j + 1], k0)
         for k in range(n_components):
             acc = class_acc[k]
             for j in range(n):
@@ -334,8 +442,9 @@ def _lower_bound(values, lo, hi, target):
 
 @njit(**PARALLEL_JIT)
 def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, ent_val, col_split,
-                    free, fixed_ptr, fixed_comp, fixed_val, fixed_class, weight, labels,
-                    label_bounds, log_prior, log_prob, counts, class_counts):
+                    free, fixed_ptr, fixed_comp, fixed_val, fixed_class, hot_cols, hot_ptr,
+                    hot_idx, hot_val, weight, labels, label_bounds, log_prior, log_prob, counts,
+                    class_counts):
     """One fused E+M pass; overwrites ``counts`` [n_features, K] and
     ``class_counts`` [K] with the expected counts and returns the weighted
     log-likelihood (the contract of ``fastem._base.expected_counts``).
@@ -346,7 +455,8 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
     ``fixed_comp[q]``, ``q`` in ``fixed_ptr[w]:fixed_ptr[w + 1]`` (with no
     fixed counts, ``fixed_ptr`` may be shorter and is not read). Rows that
     are neither (zero weight) contribute nothing. ``col_split``
-    [n_threads + 1] gives the threads' word ranges of the M phase.
+    [n_threads + 1] gives the threads' word ranges of the M phase; the hot
+    words (``hot_*``) are counted by the E phase's threads instead.
     """
     n_blocks = dstart.shape[0] - 1
     n_slots = col_split.shape[0] - 1
@@ -354,6 +464,8 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
     bufs = np.empty((n_slots, rows_per_block, n_components))
     round_obj = np.zeros(n_slots)
     round_class = np.zeros((n_slots, n_components))
+    hot_table = _hot_table(log_prob, hot_cols)
+    round_hot = np.empty((n_slots, hot_cols.shape[0], n_components))
     # the fixed rows (if any: ``fixed_ptr`` then has n_features + 1 entries):
     # their log-likelihood at these parameters ...
     any_fixed = fixed_val.shape[0] > 0
@@ -386,12 +498,17 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
             class_acc = np.zeros(n_components)  # thread-local (no shared cache lines)
             round_obj[s] = _block_e_step(
                 rows_per_block, n_samples, first + s, dstart, cols, col_ptr, ent_row, ent_val,
-                free, weight, labels, label_bounds, log_prior, log_prob, bufs[s], class_acc)
+                hot_ptr, hot_idx, hot_val, hot_table, free, weight, labels, label_bounds,
+                log_prior, log_prob, bufs[s], class_acc, round_hot[s])
             round_class[s] = class_acc
         for s in range(n_round):  # block order, whatever the thread count
             objective += round_obj[s]
             for k in range(n_components):
                 class_counts[k] += round_class[s, k]
+            for c in range(hot_cols.shape[0]):
+                w = hot_cols[c]
+                for k in range(n_components):
+                    counts[w, k] += round_hot[s, c, k]
         for s in prange(n_slots):
             lo_col, hi_col = col_split[s], col_split[s + 1]
             for j in range(n_round):
