@@ -87,10 +87,10 @@ class NaiveBayesEM(ClassifierMixin, EMMixin):
         dtype of the word log-probability table (``feature_log_prob_``), the
         table every E-step reads once per non-zero. float32 halves that
         memory traffic, and the M-step then reads the responsibilities in
-        float32 too (an EM iteration is 0-25% faster than in float64,
-        depending on K and the CPU: see the README); results then agree
-        with float64 to about 1e-6 relative. Counts, priors and every sum
-        stay float64.
+        float32 too (an EM iteration is about as fast as in float64 at small
+        K and up to about 15% faster at K=50-100, depending on the CPU: see
+        the README); results then agree with float64 to about 1e-6
+        relative. Counts, priors and every sum stay float64.
 
     Attributes
     ----------

@@ -107,10 +107,10 @@ def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob, resp_dtype
     """One E+M pass -> ``(objective, counts, class_counts)``.
 
     With ``resp_dtype=np.float32`` (the pass with a float32 table), the
-    counts add the weighted responsibilities of each row with more than one
-    possible component rounded to float32, those below float32's smallest
-    normal as 0; rows of one known component, and the class counts, add them
-    unrounded.
+    counts add the weighted responsibilities of each row whose component is
+    not known (unlabelled, or labelled with more than one possible component)
+    rounded to float32, those below float32's smallest normal as 0; rows of
+    one known component, and the class counts, add them unrounded.
     """
     dense = dense_rows(X)
     log_prob = np.asarray(log_prob, dtype=np.float64)
@@ -128,7 +128,7 @@ def ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob, resp_dtype
         jll = _row_jll(dense[i], log_prior, log_prob)
         resp, log_norm = _row_posterior(jll, lo, hi)
         objective += weight[i] * log_norm
-        if resp_dtype == np.float32 and hi - lo > 1:
+        if resp_dtype == np.float32 and (labels[i] < 0 or hi - lo > 1):
             weighted = weight[i] * resp
             rounded = weighted.astype(np.float32).astype(np.float64)
             rounded[np.abs(weighted) < np.finfo(np.float32).tiny] = 0.0

@@ -14,8 +14,17 @@ from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.naive_bayes import MultinomialNB
 
+import fastem._base
 from fastem import MultinomialMixture, NaiveBayesEM
 from fastem.datasets import make_corpus
+
+
+@pytest.fixture(autouse=True, params=["hot", "runs"])
+def hot_words(request, monkeypatch):
+    """Every test twice: with the default hot words (every word of this small
+    corpus) and with none (every word in column runs)."""
+    if request.param == "runs":
+        monkeypatch.setattr(fastem._base, "HOT_TABLE_BYTES", 0)
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,8 @@ def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads, 
     np.testing.assert_allclose(out, want, rtol=1e-13)
 
 
-def test_blocked_jll_is_bitwise_the_same_for_any_thread_count():
+@pytest.mark.parametrize("n_hot", [0, 5])
+def test_blocked_jll_is_bitwise_the_same_for_any_thread_count(n_hot):
     rng = np.random.default_rng(5)
     c = random_csr(rng, 300, 40, 0.2, np.float64, np.int32)
     log_prob = np.log(rng.dirichlet(np.ones(40), size=6).T.copy())
@@ -158,7 +159,7 @@ def test_blocked_jll_is_bitwise_the_same_for_any_thread_count():
     try:
         for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
             numba.set_num_threads(n_threads)
-            blocks = make_blocks(as_csr(c), 6, n_threads, rows_per_block=16)
+            blocks = make_blocks(as_csr(c), 6, n_threads, rows_per_block=16, n_hot=n_hot)
             results.append(blocks_jll(blocks, log_prior, log_prob, 300))
     finally:
         numba.set_num_threads(previous)
@@ -203,12 +204,14 @@ def test_default_block_size():
         assert n_blocks % BLOCK_GROUP == 0
         assert blocks.rows_per_block * k * 8 <= max(BLOCK_BYTES, 16 * k * 8)
         assert blocks.rows_per_block * n_blocks >= X.shape[0]
-    # the blocks do not depend on the thread count
-    one = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 1)
-    four = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 4)
-    for name in one._fields:
-        if name != "col_split":
-            np.testing.assert_array_equal(getattr(one, name), getattr(four, name))
+    # the blocks do not depend on the thread count (with and without hot words)
+    for n_hot in (0, 20, None):
+        one = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 1, n_hot=n_hot)
+        four = make_blocks(CSR(X.data, X.indices, X.indptr, X.shape), 5, 4, n_hot=n_hot)
+        assert n_hot is None or one.hot_cols.shape[0] == n_hot
+        for name in one._fields:
+            if name != "col_split":
+                np.testing.assert_array_equal(getattr(one, name), getattr(four, name))
 
 
 def _fake_cache_dir(root, caches):
@@ -379,13 +382,15 @@ def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype, n_hot):
     np.testing.assert_allclose(other[2], results[0][2], rtol=1e-13)
 
 
-@pytest.mark.parametrize("k", [3, 40])  # 40: the M phase's runs take two column chunks
-def test_pass_with_a_float32_table_matches_reference(k):
+@pytest.mark.parametrize("k", [1, 3, 40])  # 40: the run loops take two column chunks
+@pytest.mark.parametrize("n_hot", N_HOT)
+def test_pass_with_a_float32_table_matches_reference(k, n_hot):
     """With a float32 word table the M phase reads the responsibilities in
     float32, written over the block's float64 buffer: the counts are those of
     the rounded responsibilities (not of the float64 ones, which differ by
-    ~1e-8), the objective and class counts those of the float64 ones. Blocks
-    of 300 rows take several chunks of posteriors."""
+    ~1e-8), the objective and class counts those of the float64 ones, for
+    words in column runs and hot words. Blocks of 300 rows take several
+    chunks of posteriors."""
     rng = np.random.default_rng(21)
     n = 700
     c = random_csr(rng, n, 50, 0.15, np.float64, np.int32)
@@ -393,10 +398,15 @@ def test_pass_with_a_float32_table_matches_reference(k):
                                     np.float32)
     log_prior = np.log(rng.dirichlet(np.ones(k)))
     weight = rng.choice([0.0, 0.3, 1.0, 2.5], size=n)
-    labels = rng.integers(-1, 3, size=n).astype(np.int64)
-    label_bounds = np.array([0, 1, 2, k], dtype=np.int64)  # label 2: components 2..k-1
+    if k > 2:
+        labels = rng.integers(-1, 3, size=n).astype(np.int64)
+        label_bounds = np.array([0, 1, 2, k], dtype=np.int64)  # label 2: components 2..k-1
+    else:
+        labels = rng.integers(-1, 1, size=n).astype(np.int64)
+        label_bounds = np.array([0, k], dtype=np.int64)
     X = sp.csr_matrix((c.data, c.indices, c.indptr), shape=c.shape)
-    blocks = make_blocks(as_csr(c), k, 2, weight, labels, label_bounds, rows_per_block=300)
+    blocks = make_blocks(as_csr(c), k, 2, weight, labels, label_bounds, rows_per_block=300,
+                         n_hot=n_hot)
     got = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)
     want = ref_em_pass(X, weight, labels, label_bounds, log_prior, log_prob, np.float32)
     for g, w in zip(got, want):
@@ -406,7 +416,8 @@ def test_pass_with_a_float32_table_matches_reference(k):
     assert not np.allclose(got[1], unrounded, rtol=1e-12, atol=0)
 
 
-def test_float32_responsibilities_below_the_smallest_normal_count_as_zero():
+@pytest.mark.parametrize("n_hot", [0, 1, 2])
+def test_float32_responsibilities_below_the_smallest_normal_count_as_zero(n_hot):
     """A float32 subnormal costs microcode assists on some CPUs: the pass with
     a float32 table stores such a responsibility as 0. One just above
     float32's smallest normal is kept, and float64 keeps both."""
@@ -416,7 +427,7 @@ def test_float32_responsibilities_below_the_smallest_normal_count_as_zero():
     log_prior = np.log([0.5, 0.5])
     weight, labels = np.ones(2), np.full(2, -1, dtype=np.int64)
     label_bounds = np.array([0, 2], dtype=np.int64)
-    blocks = make_blocks(as_csr(c), 2, 1)
+    blocks = make_blocks(as_csr(c), 2, 1, n_hot=n_hot)
     for dtype in (np.float32, np.float64):
         log_prob = np.array([[-1.0, -93.0], [-1.0, -86.0]], dtype=dtype)
         counts = _pass(c, blocks, weight, labels, label_bounds, log_prior, log_prob)[1]
