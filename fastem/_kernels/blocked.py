@@ -318,9 +318,9 @@ def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, hot
     differs from a common one on a few words only (the seeding's candidate
     centres) then costs the entries of those words, not of every word (and
     every entry of the hot words, whose table rows are in cache: see the
-    module docstring). Each value is summed in a
-    fixed order (the block's columns in increasing order, then the row's hot
-    entries), whatever the thread count."""
+    module docstring). Each value is summed in a fixed order (the block's
+    columns in increasing order, then the row's hot entries), whatever the
+    thread count."""
     n_samples = out.shape[0]
     n_blocks = dstart.shape[0] - 1
     n_components = table.shape[1]
