@@ -320,13 +320,12 @@ def make_blocks(X, n_components, n_threads, weight=None, labels=None, label_boun
     ent_row = np.empty(estart[-1], dtype=np.uint16)
     exact = data.dtype == np.float32 or blocked.exact_in_float32(data)
     ent_val = np.empty(estart[-1], dtype=np.float32 if exact else data.dtype)
-    blocked.fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts,
-                        dstart, estart, cols, col_ptr, ent_row, ent_val)
     hot_ptr = np.zeros(n_samples + 1, dtype=np.int64)
     np.cumsum(blocked.hot_row_sizes(data, indices, indptr, free, hot_id), out=hot_ptr[1:])
     hot_idx = np.empty(hot_ptr[-1], dtype=np.uint16)
     hot_val = np.empty(hot_ptr[-1], dtype=ent_val.dtype)
-    blocked.fill_hot(data, indices, indptr, free, hot_id, hot_ptr, hot_idx, hot_val)
+    blocked.fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts,
+                        dstart, estart, cols, col_ptr, ent_row, ent_val, hot_ptr, hot_idx, hot_val)
     fixed_counts = _fixed_counts(X, n_components, fixed, weight, components)
     # the threads' word ranges, balanced by the work of the M phase
     cost = np.zeros(n_features + 1, dtype=np.int64)

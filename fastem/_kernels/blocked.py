@@ -134,10 +134,13 @@ def block_sizes(data, indices, indptr, free, hot_id, n_features, rows_per_block,
 
 @njit(**PARALLEL_JIT)
 def fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block, n_parts, dstart,
-                estart, cols, col_ptr, ent_row, ent_val):
+                estart, cols, col_ptr, ent_row, ent_val, hot_ptr, hot_idx, hot_val):
     """Write the blocked copy (see the module docstring) into ``cols``,
     ``col_ptr``, ``ent_row`` and ``ent_val``, sized by ``block_sizes``
-    (``dstart``/``estart`` are the cumulative sums of its two outputs)."""
+    (``dstart``/``estart`` are the cumulative sums of its two outputs), and
+    the free rows' entries of hot words, in CSR order, into ``hot_idx`` (the
+    word's ``hot_id``) and ``hot_val`` at ``hot_ptr`` (the cumulative sum of
+    ``hot_row_sizes``)."""
     n_rows = indptr.shape[0] - 1
     n_blocks = dstart.shape[0] - 1
     for part in prange(n_parts):
@@ -168,12 +171,20 @@ def fill_blocks(data, indices, indptr, free, hot_id, n_features, rows_per_block,
                 if not free[r]:
                     continue
                 row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
+                q = hot_ptr[r]
                 for p in range(row_data.shape[0]):
-                    if row_data[p] != 0 and hot_id[row_indices[p]] < 0:
+                    if row_data[p] == 0:
+                        continue
+                    hot = hot_id[row_indices[p]]
+                    if hot < 0:
                         e = pos[row_indices[p]]
                         pos[row_indices[p]] = e + 1
                         ent_row[e] = r - r0
                         ent_val[e] = row_data[p]
+                    else:
+                        hot_idx[q] = hot
+                        hot_val[q] = row_data[p]
+                        q += 1
             for d in range(d0, d0 + n_distinct):  # mark the runs' starts (sign bit set)
                 ent_val[col_ptr[d]] = -ent_val[col_ptr[d]]
     col_ptr[dstart[n_blocks]] = estart[n_blocks]
@@ -207,32 +218,6 @@ def hot_row_sizes(data, indices, indptr, free, hot_id):
                     n += 1
             sizes[r] = n
     return sizes
-
-
-@njit(**PARALLEL_JIT)
-def fill_hot(data, indices, indptr, free, hot_id, hot_ptr, hot_idx, hot_val):
-    """Write the free rows' entries of hot words, in CSR order, into
-    ``hot_idx`` (the word's ``hot_id``) and ``hot_val`` at ``hot_ptr``
-    (the cumulative sum of ``hot_row_sizes``)."""
-    for r in prange(indptr.shape[0] - 1):
-        if free[r]:
-            row_data, row_indices = entry_slices(data, indices, indptr[r], indptr[r + 1])
-            q = hot_ptr[r]
-            for p in range(row_data.shape[0]):
-                if row_data[p] != 0 and hot_id[row_indices[p]] >= 0:
-                    hot_idx[q] = hot_id[row_indices[p]]
-                    hot_val[q] = row_data[p]
-                    q += 1
-
-
-@njit(**JIT)
-def _hot_table(table, hot_cols):
-    """``table[hot_cols]``, C-ordered, in ``table``'s dtype."""
-    out = np.empty((hot_cols.shape[0], table.shape[1]), dtype=table.dtype)
-    for c in range(hot_cols.shape[0]):
-        for k in range(table.shape[1]):
-            out[c, k] = table[hot_cols[c], k]
-    return out
 
 
 #: values per chunk of ``exact_in_float32`` (the loop within a chunk vectorises)
@@ -300,7 +285,7 @@ def blocked_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, hot_col
     order, then the row's hot entries), whatever the thread count."""
     n_samples = out.shape[0]
     n_blocks = dstart.shape[0] - 1
-    hot_table = _hot_table(log_prob, hot_cols)
+    hot_table = log_prob[hot_cols]  # (a C-ordered copy)
     for b in prange(n_blocks):
         r0 = b * rows_per_block
         r1 = min(n_samples, r0 + rows_per_block)
@@ -464,7 +449,7 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
     bufs = np.empty((n_slots, rows_per_block, n_components))
     round_obj = np.zeros(n_slots)
     round_class = np.zeros((n_slots, n_components))
-    hot_table = _hot_table(log_prob, hot_cols)
+    hot_table = log_prob[hot_cols]  # (a C-ordered copy)
     round_hot = np.empty((n_slots, hot_cols.shape[0], n_components))
     # the fixed rows (if any: ``fixed_ptr`` then has n_features + 1 entries):
     # their log-likelihood at these parameters ...
