@@ -57,10 +57,6 @@ def check_copy(blocks, c, rows_per_block, n_hot, free=None):
     assert blocks.hot_val.dtype == blocks.ent_val.dtype
 
 
-#: hot words in the copies of the small test matrices: none (every word in
-#: column runs), some, or every word that occurs (the default there)
-N_HOT = [0, 2, None]
-
 
 @pytest.mark.parametrize("rows_per_block", [1, 2, 3, 5, 12, 100])
 @pytest.mark.parametrize("n_hot", [0, 1, 3])
@@ -129,7 +125,6 @@ def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_pe
 
 @pytest.mark.parametrize("n_components", [1, 3, FLAT_MAX_WIDTH, FLAT_MAX_WIDTH + 1, 40])
 @pytest.mark.parametrize("rows_per_block", [1, 7, 60])
-@pytest.mark.parametrize("n_hot", N_HOT)
 def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads, n_hot):
     """The joint log-likelihood from the blocked copy (both E-phase loops:
     K up to FLAT_MAX_WIDTH and more); a row left out of the copy (weight 0)
@@ -169,7 +164,6 @@ def test_blocked_jll_is_bitwise_the_same_for_any_thread_count(n_hot):
 
 @pytest.mark.parametrize("n_components", [1, 3, RUN_WIDTH + 1])
 @pytest.mark.parametrize("rows_per_block", [1, 7, 60])
-@pytest.mark.parametrize("n_hot", N_HOT)
 def test_blocked_add_jll_matches_reference(n_components, rows_per_block, n_threads, n_hot):
     """Only the mapped words add (some rows of the table are never read,
     some words have none), into what ``out`` held; rows the copy leaves out
@@ -383,7 +377,6 @@ def test_pass_is_bitwise_the_same_for_any_thread_count(table_dtype, n_hot):
 
 
 @pytest.mark.parametrize("k", [1, 3, 40])  # 40: the run loops take two column chunks
-@pytest.mark.parametrize("n_hot", N_HOT)
 def test_pass_with_a_float32_table_matches_reference(k, n_hot):
     """With a float32 word table the M phase reads the responsibilities in
     float32, written over the block's float64 buffer: the counts are those of
