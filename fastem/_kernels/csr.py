@@ -134,7 +134,7 @@ def row_sums_xlogx(data, indptr, lengths, xlogx):
 
 
 @njit(**JIT)
-def _prefetch_row(table, w):
+def prefetch_row(table, w):
     """Request every cache line of ``table[w, :]`` for writing."""
     n_columns = table.shape[1]
     step = max(1, CACHE_LINE // table.itemsize)
@@ -285,7 +285,7 @@ def _row_scatter(data, indices, start, end, weight, resp, lo, hi, counts, class_
             if hi - lo == 1:  # a one-hot row touches one line of the row
                 prefetch_write(counts, ahead[p], lo)
             else:
-                _prefetch_row(counts, ahead[p])
+                prefetch_row(counts, ahead[p])
         xw = weight * row_data[p]
         w = row_indices[p]
         for k in range(lo, hi):
