@@ -1,7 +1,7 @@
 """The vector loops over the column runs of the blocked pass
-(``column_gather`` / ``column_scatter`` over one run, ``block_scatter`` over
-a block's runs, in ``fastem._kernels._intrinsics``) against the
-entry-by-entry loop in ``tests/reference.py``."""
+(``column_gather`` / ``column_scatter`` over one run, ``block_scatter`` and
+``block_scatter_ahead`` over a block's runs, in ``fastem._kernels._intrinsics``)
+against the entry-by-entry loop in ``tests/reference.py``."""
 import numba
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from numba import njit
 
 from fastem._config import JIT
 from fastem._kernels._intrinsics import (RUN_LANES, RUN_WIDTH, _pieces, block_scatter,
-                                         column_gather, column_scatter)
+                                         block_scatter_ahead, column_gather, column_scatter)
 
 from .reference import ref_column_run
 
@@ -25,8 +25,11 @@ def _scatter(table, w, buf, ent_row, ent_val, start, stop, k0):
 
 
 @njit(**JIT)
-def _block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0):
-    block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
+def _block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0, ahead=False):
+    if ahead:
+        block_scatter_ahead(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
+    else:
+        block_scatter(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
 
 
 def _guarded(rng, n_rows, n_cols, dtype):
@@ -208,8 +211,9 @@ def _block(seed, n_components, table_dtype, val_dtype):
 @pytest.mark.parametrize("table_dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("val_dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("first_run", [0, 2])
+@pytest.mark.parametrize("ahead", [False, True], ids=["", "ahead"])
 def test_block_scatter_matches_the_runs_one_by_one(n_components, table_dtype, val_dtype,
-                                                   first_run):
+                                                   first_run, ahead):
     table, table_whole, buf, buf_whole, cols, col_ptr, ent_row, ent_val = _block(
         n_components, n_components, table_dtype, val_dtype)
     marked = ent_val.copy()
@@ -225,14 +229,15 @@ def test_block_scatter_matches_the_runs_one_by_one(n_components, table_dtype, va
     table_before, buf_tail = table_whole.copy(), buf_whole[buf.size:].copy()
     for k0 in range(0, n_components, RUN_WIDTH):
         _block_scatter(table, cols, first_run, buf, ent_row, marked, col_ptr[first_run],
-                       col_ptr[-1], k0)
+                       col_ptr[-1], k0, ahead)
     np.testing.assert_allclose(buf, want_buf, rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(buf, by_runs)  # the same sums, bit for bit
     np.testing.assert_array_equal(table_whole, table_before)
     np.testing.assert_array_equal(buf_whole[buf.size:], buf_tail)  # nothing past the end
 
 
-def test_block_scatter_counts_a_negative_zero_as_a_run_start():
+@pytest.mark.parametrize("ahead", [False, True], ids=["", "ahead"])
+def test_block_scatter_counts_a_negative_zero_as_a_run_start(ahead):
     """Runs start where the sign bit is set, not where the value is below 0:
     a marked subnormal that the CPU reads as zero (DAZ) still starts its run,
     so the entries after it read the right column. An empty range changes
@@ -242,7 +247,7 @@ def test_block_scatter_counts_a_negative_zero_as_a_run_start():
     cols = np.array([0, 2], dtype=np.int32)
     ent_row = np.array([0, 1, 0, 1], dtype=np.uint16)
     ent_val = np.array([-1.0, 2.0, -0.0, 3.0])  # runs: entries 0-1 (column 0), 2-3 (column 2)
-    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 0, 4, 0)
+    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 0, 4, 0, ahead)
     np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + 3.0 * table[2]])
-    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 2, 2, 0)
+    _block_scatter(table, cols, 0, buf, ent_row, ent_val, 2, 2, 0, ahead)
     np.testing.assert_array_equal(buf, [table[0], 2.0 * table[0] + 3.0 * table[2]])

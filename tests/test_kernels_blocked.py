@@ -16,7 +16,7 @@ from fastem._base import (BLOCK_GROUP, MAX_HOT, MAX_ROWS_PER_BLOCK, blocks_add_j
 from fastem._config import (BLOCK_BYTES, HOT_TABLE_BYTES, MAX_BLOCK_BYTES, block_bytes_for,
                             cache_bytes_per_cpu)
 from fastem._kernels._intrinsics import FLAT_MAX_WIDTH, RUN_WIDTH
-from fastem._kernels.blocked import blocked_em_pass, exact_in_float32
+from fastem._kernels.blocked import SHORT_RUNS, blocked_em_pass, exact_in_float32
 from fastem._validation import CSR, check_csr
 from reference import (ref_add_jll, ref_blocks, ref_em_pass, ref_fixed_counts, ref_hot_cols,
                        ref_hot_rows, ref_joint_log_likelihood)
@@ -127,14 +127,19 @@ def test_fixed_rows_are_counted_once_not_copied(data_dtype, index_dtype, rows_pe
 @pytest.mark.parametrize("rows_per_block", [1, 7, 60])
 def test_blocked_jll_matches_reference(n_components, rows_per_block, n_threads, n_hot):
     """The joint log-likelihood from the blocked copy (both E-phase loops:
-    K up to FLAT_MAX_WIDTH and more); a row left out of the copy (weight 0)
-    gets the prior alone."""
+    K up to FLAT_MAX_WIDTH and more; for the first, blocks of short and of
+    long runs, which ``block_scatter_ahead`` and ``block_scatter`` walk); a
+    row left out of the copy (weight 0) gets the prior alone."""
     rng = np.random.default_rng(n_components)
     c = random_csr(rng, 50, 30, 0.3, np.float64, np.int32)
     weight = np.ones(50)
     weight[[4, 49]] = 0.0
     blocks = make_blocks(as_csr(c), n_components, n_threads, weight=weight,
                          rows_per_block=rows_per_block, n_hot=n_hot)
+    if n_hot == 0:  # (the blocks whose runs average fewer than SHORT_RUNS entries)
+        runs = np.diff(blocks.dstart)
+        short = (np.diff(blocks.col_ptr[blocks.dstart]) < SHORT_RUNS * runs)[runs > 0]
+        assert short.all() if rows_per_block < 60 else not short.any()
     log_prior = np.log(rng.dirichlet(np.ones(n_components)))
     log_prob = np.log(rng.dirichlet(np.ones(30), size=n_components).T.copy())
     out = blocks_jll(blocks, log_prior, log_prob, 50)

@@ -332,6 +332,12 @@ BUF_PREFETCH_MIN_WIDTH = 8
 #: the posteriors) K=5 10.2/9.2, K=16 18.6/17.5, K=20 20.0/19.3.
 FLAT_MAX_WIDTH = 24
 
+#: ``block_scatter_ahead`` asks, at every entry, for the table row of the run
+#: this many runs ahead: for blocks whose runs are short (see
+#: ``fastem._kernels.blocked.SHORT_RUNS``), where a run's table row, read
+#: from beyond L2 at its first entry, is not paid for by many entries.
+TABLE_PREFETCH_RUNS = 8
+
 
 def _splat(builder, value, vector_type):
     """``value`` in every lane of a ``vector_type``."""
@@ -455,6 +461,18 @@ class _Emit:
         for offset in sorted(set(range(0, nbytes, CACHE_LINE)) | {nbytes - 1}):
             _emit_prefetch(builder, builder.gep(row, [self.const(offset)]), write=True)
 
+    def prefetch_table_row(self, cols, cols_ty, table_col, table_stride, d, ahead, nbytes):
+        """Ask for the ``nbytes`` bytes of the table row of run ``d + ahead``
+        (of the last run of ``cols`` past its end), every line, for reading."""
+        builder = self.builder
+        last = builder.sub(builder.extract_value(cols.shape, 0), self.const(1))
+        d_ahead = builder.add(d, self.const(ahead))
+        d_ahead = builder.select(builder.icmp_signed("<", d_ahead, last), d_ahead, last)
+        w = self.as_intp(builder.load(builder.gep(cols.data, [d_ahead])), cols_ty.dtype)
+        row = builder.gep(table_col, [builder.mul(w, table_stride)])
+        for offset in sorted(set(range(0, nbytes, CACHE_LINE)) | {nbytes - 1}):
+            _emit_prefetch(builder, builder.gep(row, [self.const(offset)]), write=False)
+
     def entry_loop(self, count, start, stop, carried):
         """Open a loop over ``e`` in ``start:stop`` that carries the values
         ``carried`` (their values on entry) and leave the builder in its body.
@@ -551,8 +569,9 @@ def _column_run_codegen(scatter, context, builder, signature, args):
     return context.get_dummy_value()
 
 
-def _block_scatter_codegen(context, builder, signature, args):
-    """IR of ``block_scatter``."""
+def _block_scatter_codegen(table_ahead, context, builder, signature, args):
+    """IR of ``block_scatter`` (``table_ahead`` 0) and ``block_scatter_ahead``
+    (the runs ahead whose table rows each entry asks for)."""
     table_ty, cols_ty, d_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
     table_v, cols_v, d_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
     em = _Emit(context, builder)
@@ -580,6 +599,9 @@ def _block_scatter_codegen(context, builder, signature, args):
         em.prefetch_buf_row(rows, row_ty, buf_col, buf_stride, buf_ty, e, stop, count)
         d_next = builder.add(d, starts)
         w = em.as_intp(builder.load(builder.gep(cols.data, [d_next])), cols_ty.dtype)
+        if table_ahead:
+            em.prefetch_table_row(cols, cols_ty, table_col, table_stride, d_next, table_ahead,
+                                  count * (table_ty.dtype.bitwidth // 8))
         table_row = builder.bitcast(builder.gep(table_col, [builder.mul(w, table_stride)]),
                                     context.get_value_type(table_ty.dtype).as_pointer())
         row = em.buf_row(buf_col, buf_stride, buf_ty, r)
@@ -628,15 +650,22 @@ def _make_column_run(scatter):
     return column_run
 
 
-@intrinsic
-def _block_scatter(typingctx, table, cols, d, buf, ent_row, ent_val, start, stop, k0):
-    if not (_tables(table, buf, True) and _row_arrays(ent_row, ent_val)
-            and isinstance(cols, types.Array) and cols.ndim == 1
-            and isinstance(cols.dtype, types.Integer)
-            and all(isinstance(t, types.Integer) for t in (d, start, stop, k0))):
-        return None
-    sig = types.void(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
-    return sig, _block_scatter_codegen
+def _make_block_scatter(table_ahead):
+    @intrinsic
+    def block_scatter(typingctx, table, cols, d, buf, ent_row, ent_val, start, stop, k0):
+        if not (_tables(table, buf, True) and _row_arrays(ent_row, ent_val)
+                and isinstance(cols, types.Array) and cols.ndim == 1
+                and isinstance(cols.dtype, types.Integer)
+                and all(isinstance(t, types.Integer) for t in (d, start, stop, k0))):
+            return None
+        sig = types.void(table, cols, d, buf, ent_row, ent_val, start, stop, k0)
+
+        def codegen(context, builder, signature, args):
+            return _block_scatter_codegen(table_ahead, context, builder, signature, args)
+
+        return sig, codegen
+
+    return block_scatter
 
 
 def _py_column_gather(table, w, buf, ent_row, ent_val, start, stop, k0):
@@ -669,11 +698,12 @@ run starts: see ``block_scatter``). Nothing is bounds-checked: ``w``,
 
 if numba.config.DISABLE_JIT:
     column_gather, column_scatter = _py_column_gather, _py_column_scatter
-    block_scatter = _py_block_scatter
+    block_scatter = block_scatter_ahead = _py_block_scatter
 else:
     column_gather = _make_column_run(scatter=False)
     column_scatter = _make_column_run(scatter=True)
-    block_scatter = _block_scatter
+    block_scatter = _make_block_scatter(0)
+    block_scatter_ahead = _make_block_scatter(TABLE_PREFETCH_RUNS)
 column_gather.__doc__ = _COLUMN_RUN_DOC.format(
     what="table[w] += |ent_val[e]| * buf[ent_row[e]]",
     arrays="``table`` float64, ``buf`` float32 or float64")
@@ -689,3 +719,7 @@ one). Per entry the table row is loaded again (from L1 but for a run's first
 entry) instead of held in registers for the run, and no branch depends on
 where runs end: the same sums as ``column_scatter`` run by run, bit for bit.
 Nothing is bounds-checked."""
+if block_scatter_ahead is not block_scatter:  # (without JIT both are the Python twin)
+    block_scatter_ahead.__doc__ = """``block_scatter`` that also asks, at every entry, for the table row
+of the run ``TABLE_PREFETCH_RUNS`` ahead (of the last run of ``cols`` near
+its end), for reading: the same sums, bit for bit."""

@@ -82,7 +82,7 @@ from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (BUF_PREFETCH_MIN_WIDTH, FLAT_MAX_WIDTH, RUN_WIDTH, block_scatter,
-                          column_gather, column_scatter)
+                          block_scatter_ahead, column_gather, column_scatter)
 from .csr import _chunk_posterior, posterior_chunk_rows, entry_slices, prefetch_row
 
 
@@ -248,6 +248,12 @@ def column_cost(cols, col_ptr, n_features):
     return cost
 
 
+#: A block whose runs hold fewer than this many entries on average has its
+#: E phase ask for the table rows a few runs ahead (``block_scatter_ahead``,
+#: K from BUF_PREFETCH_MIN_WIDTH to FLAT_MAX_WIDTH).
+SHORT_RUNS = 6
+
+
 @njit(**JIT)
 def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr, hot_idx, hot_val,
                hot_table, log_prior, log_prob, buf):
@@ -261,9 +267,13 @@ def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr
         for k in range(n_components):
             buf[r, k] = log_prior[k]
     if n_components <= FLAT_MAX_WIDTH:
+        e0, e1 = col_ptr[dstart[b]], col_ptr[dstart[b + 1]]
+        short = e1 - e0 < SHORT_RUNS * (dstart[b + 1] - dstart[b])
         for k0 in range(0, n_components, RUN_WIDTH):  # (one call, unless RUN_WIDTH < K)
-            block_scatter(log_prob, cols, dstart[b], buf, ent_row, ent_val, col_ptr[dstart[b]],
-                          col_ptr[dstart[b + 1]], k0)
+            if short and n_components >= BUF_PREFETCH_MIN_WIDTH:
+                block_scatter_ahead(log_prob, cols, dstart[b], buf, ent_row, ent_val, e0, e1, k0)
+            else:
+                block_scatter(log_prob, cols, dstart[b], buf, ent_row, ent_val, e0, e1, k0)
     else:  # all of a run's columns while its buffer rows are in L1
         for d in range(dstart[b], dstart[b + 1]):
             for k0 in range(0, n_components, RUN_WIDTH):
