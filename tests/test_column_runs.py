@@ -1,6 +1,7 @@
 """The vector loops over the column runs of the blocked pass
-(``column_gather`` / ``column_scatter`` over one run, ``block_scatter`` and
-``block_scatter_ahead`` over a block's runs, in ``fastem._kernels._intrinsics``)
+(``column_gather`` / ``column_scatter`` / ``column_scatter_cached`` over one
+run, ``block_scatter`` and ``block_scatter_ahead`` over a block's runs, in
+``fastem._kernels._intrinsics``)
 against the entry-by-entry loop in ``tests/reference.py``."""
 import numba
 import numpy as np
@@ -9,7 +10,8 @@ from numba import njit
 
 from fastem._config import JIT
 from fastem._kernels._intrinsics import (RUN_LANES, RUN_WIDTH, _pieces, block_scatter,
-                                         block_scatter_ahead, column_gather, column_scatter)
+                                         block_scatter_ahead, column_gather, column_scatter,
+                                         column_scatter_cached)
 
 from .reference import ref_column_run
 
@@ -22,6 +24,11 @@ def _gather(table, w, buf, ent_row, ent_val, start, stop, k0):
 @njit(**JIT)
 def _scatter(table, w, buf, ent_row, ent_val, start, stop, k0):
     column_scatter(table, w, buf, ent_row, ent_val, start, stop, k0)
+
+
+@njit(**JIT)
+def _scatter_cached(table, w, buf, ent_row, ent_val, start, stop, k0):
+    column_scatter_cached(table, w, buf, ent_row, ent_val, start, stop, k0)
 
 
 @njit(**JIT)
@@ -73,6 +80,23 @@ def test_matches_reference_on_every_column_block(scatter, n_components, val_dtyp
     np.testing.assert_allclose(buf, want_buf, rtol=1e-14, atol=1e-14)
     # nothing written past the arrays' ends
     np.testing.assert_array_equal(table_whole[table.size:], table_tail)
+    np.testing.assert_array_equal(buf_whole[buf.size:], buf_tail)
+
+
+@pytest.mark.parametrize("n_components", KS)
+@pytest.mark.parametrize("table_dtype", [np.float64, np.float32])
+def test_scatter_without_buffer_hints_is_the_same_scatter(n_components, table_dtype):
+    """``column_scatter_cached`` (no buffer-row prefetch) against
+    ``column_scatter``: the same sums, bit for bit, and nothing past the end."""
+    table, _, buf, buf_whole, ent_row, ent_val = _case(n_components + 100, n_components,
+                                                       table_dtype, np.float32, np.uint16)
+    before, want = buf.copy(), buf.copy()
+    buf_tail = buf_whole[buf.size:].copy()
+    for k0 in range(0, n_components, RUN_WIDTH):
+        _scatter(table, 2, want, ent_row, ent_val, 0, ent_row.shape[0], k0)
+        _scatter_cached(table, 2, buf, ent_row, ent_val, 0, ent_row.shape[0], k0)
+    assert not np.array_equal(buf, before)
+    np.testing.assert_array_equal(buf, want)
     np.testing.assert_array_equal(buf_whole[buf.size:], buf_tail)
 
 

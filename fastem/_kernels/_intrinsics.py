@@ -521,8 +521,9 @@ class _Emit:
         builder.position_at_end(bb_end)
 
 
-def _column_run_codegen(scatter, context, builder, signature, args):
-    """IR of ``column_gather`` / ``column_scatter`` (see ``_make_column_run``)."""
+def _column_run_codegen(scatter, buf_ahead, context, builder, signature, args):
+    """IR of ``column_gather`` / ``column_scatter`` (see ``_make_column_run``);
+    ``buf_ahead``: a scatter asks for the buffer rows ahead."""
     table_ty, w_ty, buf_ty, row_ty, val_ty, start_ty, stop_ty, k0_ty = signature.args
     table_v, w_v, buf_v, row_v, val_v, start_v, stop_v, k0_v = args
     em = _Emit(context, builder)
@@ -546,7 +547,7 @@ def _column_run_codegen(scatter, context, builder, signature, args):
         initial = [io[0](ptr) for io, ptr in zip(table_io, table_ptrs)]
         e, held, close = em.entry_loop(count, start, stop, initial)
         r, x, _ = em.entry(rows, row_ty, vals, val_ty, e)
-        if scatter:
+        if scatter and buf_ahead:
             em.prefetch_buf_row(rows, row_ty, buf_col, buf_stride, buf_ty, e, stop, count)
         splats = {lanes: x if lanes == 1 else _splat(builder, x, em.value_type(lanes))
                   for _, lanes in pieces}
@@ -634,7 +635,7 @@ def _tables(table, buf, scatter):
             and read.dtype in (types.float32, types.float64) and written.dtype == types.float64)
 
 
-def _make_column_run(scatter):
+def _make_column_run(scatter, buf_ahead=True):
     @intrinsic
     def column_run(typingctx, table, w, buf, ent_row, ent_val, start, stop, k0):
         if not (_tables(table, buf, scatter) and _row_arrays(ent_row, ent_val)
@@ -643,7 +644,7 @@ def _make_column_run(scatter):
         sig = types.void(table, w, buf, ent_row, ent_val, start, stop, k0)
 
         def codegen(context, builder, signature, args):
-            return _column_run_codegen(scatter, context, builder, signature, args)
+            return _column_run_codegen(scatter, buf_ahead, context, builder, signature, args)
 
         return sig, codegen
 
@@ -698,10 +699,12 @@ run starts: see ``block_scatter``). Nothing is bounds-checked: ``w``,
 
 if numba.config.DISABLE_JIT:
     column_gather, column_scatter = _py_column_gather, _py_column_scatter
+    column_scatter_cached = _py_column_scatter
     block_scatter = block_scatter_ahead = _py_block_scatter
 else:
     column_gather = _make_column_run(scatter=False)
     column_scatter = _make_column_run(scatter=True)
+    column_scatter_cached = _make_column_run(scatter=True, buf_ahead=False)
     block_scatter = _make_block_scatter(0)
     block_scatter_ahead = _make_block_scatter(TABLE_PREFETCH_RUNS)
 column_gather.__doc__ = _COLUMN_RUN_DOC.format(
@@ -719,7 +722,11 @@ one). Per entry the table row is loaded again (from L1 but for a run's first
 entry) instead of held in registers for the run, and no branch depends on
 where runs end: the same sums as ``column_scatter`` run by run, bit for bit.
 Nothing is bounds-checked."""
-if block_scatter_ahead is not block_scatter:  # (without JIT both are the Python twin)
+if column_scatter_cached is not column_scatter:  # (without JIT both are the Python twin)
+    column_scatter_cached.__doc__ = """``column_scatter`` without asking for the buffer rows ahead, for a
+``buf`` that stays in cache (the hot words' partial sums: at most
+``HOT_TABLE_BYTES``): the same sums, bit for bit."""
+if block_scatter_ahead is not block_scatter:
     block_scatter_ahead.__doc__ = """``block_scatter`` that also asks, at every entry, for the table row
 of the run ``TABLE_PREFETCH_RUNS`` ahead (of the last run of ``cols`` near
 its end), for reading: the same sums, bit for bit."""

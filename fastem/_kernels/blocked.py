@@ -82,7 +82,8 @@ from numba import njit, prange
 
 from .._config import JIT, PARALLEL_JIT
 from ._intrinsics import (BUF_PREFETCH_MIN_WIDTH, FLAT_MAX_WIDTH, RUN_WIDTH, block_scatter,
-                          block_scatter_ahead, column_gather, column_scatter)
+                          block_scatter_ahead, column_gather, column_scatter,
+                          column_scatter_cached)
 from .csr import _chunk_posterior, posterior_chunk_rows, entry_slices, prefetch_row
 
 
@@ -407,10 +408,13 @@ def _block_e_step(rows_per_block, n_samples, b, dstart, cols, col_ptr, ent_row, 
                 value = wj[j] * work[k, j]
                 resp[c0 + j, k] = 0.0 if abs(value) < floor else value
         if hot_table.shape[0] > 0:  # the hot words' M phase, while the rows are in cache
+            # (into partial sums that stay in cache: no buffer-row hints; measured
+            # in turns in one process on the bench corpus, K=20: E phase 24.6 ->
+            # 22.8 ms and pass 45.7 -> 44.7 ms best, K=50 unchanged)
             for j in range(c0, c0 + n):
                 for k0 in range(0, n_components, RUN_WIDTH):
-                    column_scatter(resp, j, hot_counts, hot_idx, hot_val, block_hot_ptr[j],
-                                   block_hot_ptr[j + 1], k0)
+                    column_scatter_cached(resp, j, hot_counts, hot_idx, hot_val,
+                                          block_hot_ptr[j], block_hot_ptr[j + 1], k0)
         for k in range(n_components):
             acc = class_acc[k]
             for j in range(n):
