@@ -1,8 +1,8 @@
 """The vector loops over the column runs of the blocked pass
 (``column_gather`` / ``column_scatter`` / ``column_scatter_cached`` over one
 run, ``block_scatter`` and ``block_scatter_ahead`` over a block's runs, in
-``fastem._kernels._intrinsics``)
-against the entry-by-entry loop in ``tests/reference.py``."""
+``fastem._kernels._intrinsics``) against the entry-by-entry loop in
+``tests/reference.py``."""
 import numba
 import numpy as np
 import pytest

@@ -28,7 +28,9 @@ table row in vector registers for the whole run (``column_gather`` in
 ``._intrinsics``); so does the E phase's for more than ``FLAT_MAX_WIDTH``
 components (``column_scatter``), and for at most that many it walks all of
 a block's runs in one loop that finds their starts from the negated values
-(``block_scatter``: no mispredicted branch where a run ends).
+(``block_scatter``: no mispredicted branch where a run ends; in a block
+whose runs are short, ``block_scatter_ahead``, which also asks for the
+table rows a few runs ahead: see ``SHORT_RUNS``).
 
 The *hot* words (the most frequent, as many as ``HOT_TABLE_BYTES`` of
 [n_hot, K] float64 table rows hold) are left out of the column runs and kept
@@ -251,7 +253,14 @@ def column_cost(cols, col_ptr, n_features):
 
 #: A block whose runs hold fewer than this many entries on average has its
 #: E phase ask for the table rows a few runs ahead (``block_scatter_ahead``,
-#: K from BUF_PREFETCH_MIN_WIDTH to FLAT_MAX_WIDTH).
+#: K from BUF_PREFETCH_MIN_WIDTH to FLAT_MAX_WIDTH): there a run's table row,
+#: read from beyond L2 at its first entry, is shared by few entries. Measured
+#: in turns in one process, 2 threads, AMD EPYC Zen 4, pass best / median ms,
+#: without / with (the sums bitwise the same): K=20 on the 1M-non-zero
+#: corpus of ``fastem bench --scaling`` (runs of 4.1 entries on average)
+#: 6.01/6.68 -> 5.26/6.00, K=8 there 2.87/3.69 -> 2.80/3.27; on 3M (8.5)
+#: and 10M (9.2) no change either way; with the hints in every block, the
+#: bench corpus (12.2) 50.3 -> 53.0 (a hint per entry takes load slots).
 SHORT_RUNS = 6
 
 
