@@ -359,15 +359,20 @@ def ref_document_normalizer(X_fit, X, log_tf, idf, norm, length):
     return out
 
 
+def _rows_and_free(indptr, free):
+    """``(indptr as int64, n_rows, free)``, every row free by default."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_rows = len(indptr) - 1
+    return indptr, n_rows, np.ones(n_rows, dtype=bool) if free is None else free
+
+
 def ref_blocks(data, indices, indptr, rows_per_block, free=None, hot=()):
     """The row-blocked copy of ``fastem._kernels.blocked``, the obvious way:
     for each block of ``rows_per_block`` rows, the stored non-zero entries of
     its ``free`` rows (default: all) outside the ``hot`` columns as
     ``(column, row within the block, value)``, sorted by column and then by
     their order in the CSR (which is row order)."""
-    indptr = np.asarray(indptr, dtype=np.int64)
-    n_rows = len(indptr) - 1
-    free = np.ones(n_rows, dtype=bool) if free is None else free
+    indptr, n_rows, free = _rows_and_free(indptr, free)
     hot = set(int(w) for w in hot)
     blocks = []
     for r0 in range(0, n_rows, rows_per_block):
@@ -387,9 +392,7 @@ def ref_hot_cols(data, indices, indptr, n_hot, free=None):
     """The hot words of the blocked copy: the ``n_hot`` columns with the most
     stored non-zero entries in the ``free`` rows (ties: the lower column),
     among the columns that have any, in increasing order."""
-    indptr = np.asarray(indptr, dtype=np.int64)
-    n_rows = len(indptr) - 1
-    free = np.ones(n_rows, dtype=bool) if free is None else free
+    indptr, n_rows, free = _rows_and_free(indptr, free)
     entries = {}
     for r in range(n_rows):
         if free[r]:
@@ -403,9 +406,7 @@ def ref_hot_cols(data, indices, indptr, n_hot, free=None):
 def ref_hot_rows(data, indices, indptr, hot, free=None):
     """Each row's stored non-zero entries of the ``hot`` columns as
     ``(column, value)``, in CSR order; none for rows that are not free."""
-    indptr = np.asarray(indptr, dtype=np.int64)
-    n_rows = len(indptr) - 1
-    free = np.ones(n_rows, dtype=bool) if free is None else free
+    indptr, n_rows, free = _rows_and_free(indptr, free)
     hot = set(int(w) for w in hot)
     return [[(int(indices[p]), float(data[p])) for p in range(indptr[r], indptr[r + 1])
              if free[r] and data[p] != 0 and int(indices[p]) in hot] for r in range(n_rows)]

@@ -265,6 +265,16 @@ SHORT_RUNS = 6
 
 
 @njit(**JIT)
+def _add_hot_rows(buf, hot_table, hot_idx, hot_val, hot_ptr):
+    """``buf[r] += sum of hot_val[q] * hot_table[hot_idx[q]]`` over ``q`` in
+    ``hot_ptr[r]:hot_ptr[r + 1]``, for the ``len(hot_ptr) - 1`` rows of a
+    block: each row held in registers, the hot table in cache."""
+    for r in range(hot_ptr.shape[0] - 1):
+        for k0 in range(0, buf.shape[1], RUN_WIDTH):
+            column_gather(buf, r, hot_table, hot_idx, hot_val, hot_ptr[r], hot_ptr[r + 1], k0)
+
+
+@njit(**JIT)
 def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr, hot_idx, hot_val,
                hot_table, log_prior, log_prob, buf):
     """``buf[r] = log_prior + sum of |ent_val| * log_prob[col]`` over the
@@ -289,10 +299,8 @@ def _block_jll(b, n_block_rows, dstart, cols, col_ptr, ent_row, ent_val, hot_ptr
             for k0 in range(0, n_components, RUN_WIDTH):
                 column_scatter(log_prob, cols[d], buf, ent_row, ent_val, col_ptr[d],
                                col_ptr[d + 1], k0)
-    if hot_table.shape[0] > 0:  # each row held in registers, the hot table in cache
-        for r in range(n_block_rows):
-            for k0 in range(0, n_components, RUN_WIDTH):
-                column_gather(buf, r, hot_table, hot_idx, hot_val, hot_ptr[r], hot_ptr[r + 1], k0)
+    if hot_table.shape[0] > 0:
+        _add_hot_rows(buf, hot_table, hot_idx, hot_val, hot_ptr)
 
 
 @njit(**PARALLEL_JIT)
@@ -350,10 +358,7 @@ def blocked_add_jll(rows_per_block, dstart, cols, col_ptr, ent_row, ent_val, hot
                     column_scatter(table, row, buf, ent_row, ent_val, col_ptr[d], col_ptr[d + 1],
                                    k0)
         if any_hot:
-            for r in range(r1 - r0):
-                for k0 in range(0, n_components, RUN_WIDTH):
-                    column_gather(buf, r, hot_table, hot_idx, hot_val, hot_ptr[r0 + r],
-                                  hot_ptr[r0 + r + 1], k0)
+            _add_hot_rows(buf, hot_table, hot_idx, hot_val, hot_ptr[r0:r1 + 1])
 
 
 @njit(**JIT)
@@ -516,6 +521,7 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
             for w in range(lo_col, hi_col):
                 for q in range(fixed_ptr[w], fixed_ptr[w + 1]):
                     counts[w, fixed_comp[q]] += fixed_val[q]
+    ask_ahead = n_components >= BUF_PREFETCH_MIN_WIDTH  # (the M phase's count-row hints)
     for first in range(0, n_blocks, n_slots):
         n_round = min(n_slots, n_blocks - first)
         for s in prange(n_round):
@@ -535,7 +541,6 @@ def blocked_em_pass(rows_per_block, n_samples, dstart, cols, col_ptr, ent_row, e
                     counts[w, k] += round_hot[s, c, k]
         for s in prange(n_slots):
             lo_col, hi_col = col_split[s], col_split[s + 1]
-            ask_ahead = n_components >= BUF_PREFETCH_MIN_WIDTH
             for j in range(n_round):
                 b = first + j
                 resp = _resp_rows(bufs[j], log_prob.dtype)
