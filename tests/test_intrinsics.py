@@ -4,7 +4,7 @@ import pytest
 from numba import njit
 
 from fastem._config import JIT
-from fastem._kernels._intrinsics import vexp, vlog, vlog1m
+from fastem._kernels._intrinsics import vexp, vlog, vlog1m, vlog_normal
 
 
 def _elementwise(fn):
@@ -84,6 +84,15 @@ def test_vlog_special_values():
     assert _ulps(got[finite], want[finite]).max() <= 2.0
     assert got[0] == -np.inf and got[1] == -np.inf and np.isnan(got[2]) and np.isnan(got[3])
     assert got[4] == np.inf and np.isnan(got[5]) and got[6] == 0.0
+
+
+def test_vlog_normal_is_vlog_on_positive_normal_numbers():
+    """The fast variant for loops whose inputs are all positive, normal and
+    finite: the same bits as ``vlog`` there."""
+    rng = np.random.default_rng(2)
+    x = np.concatenate([np.exp(rng.uniform(-708.3, 709.7, 200_001)), rng.uniform(0.5, 2.0, 10_001),
+                        [2.2250738585072014e-308, 1.7976931348623157e308, 1.0, 2.0, 0.5]])
+    assert np.array_equal(_elementwise(vlog_normal)(x), _vlog(x))
 
 
 _vlog1m = _elementwise(vlog1m)

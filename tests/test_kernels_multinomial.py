@@ -111,6 +111,28 @@ def test_words_not_stored_count_as_rows_without_counts(alpha, dtype, n_threads):
     assert_allclose(total, full_out.sum(dtype=np.float64), rtol=1e-12)
 
 
+@pytest.mark.parametrize("alpha, value", [
+    (1.0, -3.0),      # a negative count: count + alpha < 0, NaN in its column
+    (1.0, -0.5),      # a negative count whose count + alpha is a positive number
+    (0.5, np.inf),    # an infinite count
+    (0.5, np.nan),
+    (1e-310, 0.0),    # a subnormal alpha: zero counts + alpha are subnormal
+])
+def test_counts_that_are_not_counts_take_the_general_logs(alpha, value):
+    """The logs skip their special cases only when every count + alpha is a
+    positive, normal, finite number (``vlog_normal``); anything else gets what
+    numpy's log gives, as before."""
+    rng = np.random.default_rng(11)
+    counts = rng.gamma(0.3, 2.0, size=(3000, 5)) * (rng.random((3000, 5)) < 0.5)
+    counts[1234, 3] = value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = ref_smoothed_log_prob(counts, alpha)
+    out = np.empty_like(counts)
+    smoothed_log_prob(counts, alpha, out, counts.shape[0])
+    assert_allclose(out, want, rtol=1e-12, atol=1e-300)
+    assert np.array_equal(np.isnan(out), np.isnan(want))
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (50, 3), (3000, 30), (7, 40)])
 def test_capped_kl_costs_match_reference(shape, n_threads):
     rng = np.random.default_rng(shape[0])

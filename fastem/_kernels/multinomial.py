@@ -3,7 +3,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import PARALLEL_JIT
-from ._intrinsics import vlog
+from ._intrinsics import _TINY, vlog, vlog_normal
 
 #: rows of the stored [n_rows, K] table are summed in this many fixed blocks, so
 #: the sums do not depend on the thread count
@@ -11,11 +11,16 @@ _N_BLOCKS = 16
 #: values ``smoothed_log_prob`` works on at a time (they stay in L1). Its
 #: loops run over slices of a block, from 0 (a range that starts at the
 #: block's first row wraps indices: see ``csr``'s module docstring), and all
-#: but the copy of the counts run flat over the chunk's values (a loop over
-#: K = 20 per row leaves 4 of them to scalar code). Measured on [100000, 20],
-#: 1 thread: 8.0-10.7 -> 6.5-6.9 ms with the logs flat; an F-ordered
-#: (transposed) table 25.5 -> 8.3 ms; then with the rest flat too (AMD Zen 5,
-#: AVX-512), 1 thread 5.1 -> 3.0-3.2 ms, 2 threads 3.6-4.6 -> 1.5-2.3 ms
+#: but the copy of a transposed table's counts run flat over the chunk's
+#: values (a loop over K = 20 per row leaves 4 of them to scalar code).
+#: Measured on [100000, 20], 1 thread: 8.0-10.7 -> 6.5-6.9 ms with the logs
+#: flat; an F-ordered (transposed) table 25.5 -> 8.3 ms; then with the rest
+#: flat too (AMD Zen 5, AVX-512), 1 thread 5.1 -> 3.0-3.2 ms, 2 threads
+#: 3.6-4.6 -> 1.5-2.3 ms. Then with a C-ordered table's counts read in place
+#: (not copied) and ``vlog_normal`` where it applies (AMD Zen 5, 2 threads,
+#: in turns in one process, best of 40, the expected counts of the ``fastem
+#: bench --scaling`` corpora, K = 20): [76595, 20] (1M non-zeros) 1.18 ->
+#: 0.68 ms, [100000, 20] (10M) 1.22 -> 0.79 ms, the values bitwise the same
 _VALUES_PER_CHUNK = 2048
 
 
@@ -27,7 +32,8 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     the words that occur, see ``fastem._multinomial.Vocabulary``).
 
     A column whose smoothed total is 0 (no mass and ``alpha == 0``) gets the
-    uniform ``-log(n_features)``. ``counts`` may be C- or F-ordered (a
+    uniform ``-log(n_features)``. A count + alpha that is not a positive
+    number gets what numpy's log gives it. ``counts`` may be C- or F-ordered (a
     transposed [K, n_rows] table); ``out`` is a C-contiguous [n_rows, K],
     float64 or float32, and may be ``counts`` itself.
 
@@ -41,21 +47,34 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     """
     n_rows, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
+    negatives = np.zeros((_N_BLOCKS, n_components))  # (a min and a max cost 4 times more)
     for b in prange(_N_BLOCKS):
         block = counts[b * n_rows // _N_BLOCKS:(b + 1) * n_rows // _N_BLOCKS]
         acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
+        below = np.zeros(n_components)
         for w in range(block.shape[0]):
             for k in range(n_components):
-                acc[k] += block[w, k]
+                count = block[w, k]
+                acc[k] += count
+                below[k] += 1.0 if count < 0.0 else 0.0
         partial[b] = acc
+        negatives[b] = below
     log_total = np.empty(n_components)
     empty = np.zeros(n_components, dtype=np.bool_)
+    # whether every count + alpha is a positive, normal, finite number, as
+    # when alpha is (and is normal) and the counts are expected counts: no
+    # count is negative and every column's smoothed total, which is at least
+    # each of its counts + alpha, is finite. Their logs then need no special
+    # cases (``vlog_normal``)
+    normal = alpha >= _TINY
     for k in range(n_components):
         total = alpha * n_features
         for b in range(_N_BLOCKS):
             total += partial[b, k]
+            normal = normal and negatives[b, k] == 0.0
         empty[k] = total == 0.0
-        log_total[k] = vlog(total) if total > 0.0 else 0.0
+        normal = normal and total < np.inf  # (False for NaN)
+        log_total[k] = 0.0 if empty[k] else vlog(total)  # (NaN for a NaN or negative total)
     uniform = -vlog(np.float64(n_features))
     # a chunk of rows is taken as one flat run of values, so that every loop
     # over it vectorises whatever K is: what each value needs of its column
@@ -72,21 +91,26 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     for b in prange(_N_BLOCKS):
         w0 = b * n_rows // _N_BLOCKS
         w1 = (b + 1) * n_rows // _N_BLOCKS
-        block_counts = counts[w0:w1]
         raw = np.empty(size)
         dot = np.float64(0.0)  # (a float32 table: without JIT, 0.0 + float32 is float32)
         total = np.float64(0.0)
         for c0 in range(0, w1 - w0, chunk_rows):
             n = min(w1 - w0 - c0, chunk_rows)
-            # (copied before `out`, which may be `counts`, is written)
-            for j in range(n):
-                for k in range(n_components):
-                    raw[j * n_components + k] = block_counts[c0 + j, k]
-            chunk_out = flat_out[(w0 + c0) * n_components:(w0 + c0 + n) * n_components]
+            v0, v1 = (w0 + c0) * n_components, (w0 + c0 + n) * n_components
+            if counts.flags.c_contiguous:  # read in place (each count before its value is stored)
+                chunk_counts = counts.reshape(-1)[v0:v1]
+            else:  # a transposed table: its chunk copied flat first
+                for j in range(n):
+                    for k in range(n_components):
+                        raw[j * n_components + k] = counts[w0 + c0 + j, k]
+                chunk_counts = raw[:n * n_components]
+            chunk_out = flat_out[v0:v1]
             for i in range(n * n_components):
-                count = raw[i]
-                value = vlog(count + alpha) - shift[i]  # vlog(0) = -inf: never counted, alpha = 0
-                chunk_out[i] = uniform if is_empty[i] else value
+                count = chunk_counts[i]
+                # (vlog(0) = -inf: never counted, alpha = 0; an empty column
+                # is possible only then, and so is not `normal`)
+                value = (vlog_normal(count + alpha) if normal else vlog(count + alpha)) - shift[i]
+                chunk_out[i] = uniform if (not normal and is_empty[i]) else value
                 value = chunk_out[i]  # as stored: a float32 table rounds it
                 total += value
                 dot += count * value if count > 0.0 else 0.0
