@@ -121,7 +121,7 @@ def test_words_not_stored_count_as_rows_without_counts(alpha, dtype, n_threads):
 def test_counts_that_are_not_counts_take_the_general_logs(alpha, value):
     """The logs skip their special cases only when every count + alpha is a
     positive, normal, finite number (``vlog_normal``); anything else gets what
-    numpy's log gives, as before."""
+    numpy's log gives (the reference: a NaN count makes its column NaN)."""
     rng = np.random.default_rng(11)
     counts = rng.gamma(0.3, 2.0, size=(3000, 5)) * (rng.random((3000, 5)) < 0.5)
     counts[1234, 3] = value

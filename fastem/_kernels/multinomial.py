@@ -47,7 +47,8 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     """
     n_rows, n_components = counts.shape
     partial = np.zeros((_N_BLOCKS, n_components))
-    negatives = np.zeros((_N_BLOCKS, n_components))  # (a min and a max cost 4 times more)
+    # negative counts, by block and column (counted: a min and a max per value cost 4 times more)
+    negatives = np.zeros((_N_BLOCKS, n_components))
     for b in prange(_N_BLOCKS):
         block = counts[b * n_rows // _N_BLOCKS:(b + 1) * n_rows // _N_BLOCKS]
         acc = np.zeros(n_components)  # thread-local: rows of `partial` share cache lines
