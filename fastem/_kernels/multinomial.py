@@ -21,6 +21,8 @@ _N_BLOCKS = 16
 #: in turns in one process, best of 40, the expected counts of the ``fastem
 #: bench --scaling`` corpora, K = 20): [76595, 20] (1M non-zeros) 1.18 ->
 #: 0.68 ms, [100000, 20] (10M) 1.22 -> 0.79 ms, the values bitwise the same
+#: (the two sums returned differ in their last bits: the loop is vectorised
+#: differently)
 _VALUES_PER_CHUNK = 2048
 
 
@@ -32,10 +34,12 @@ def smoothed_log_prob(counts, alpha, out, n_features):
     the words that occur, see ``fastem._multinomial.Vocabulary``).
 
     A column whose smoothed total is 0 (no mass and ``alpha == 0``) gets the
-    uniform ``-log(n_features)``. A count + alpha that is not a positive
-    number gets what numpy's log gives it. ``counts`` may be C- or F-ordered (a
-    transposed [K, n_rows] table); ``out`` is a C-contiguous [n_rows, K],
-    float64 or float32, and may be ``counts`` itself.
+    uniform ``-log(n_features)``. Counts are expected counts, none negative:
+    with a negative or NaN count, a value whose count + alpha is negative is
+    NaN, and so is every value of a column whose total is negative or NaN.
+    ``counts`` must be C- or F-contiguous (F: a transposed [K, n_rows]
+    table); ``out`` is a C-contiguous [n_rows, K], float64 or float32, and
+    may be ``counts`` itself.
 
     Returns ``(sum_{counts > 0} counts * out, sum out)``: what the objective
     needs (the complete-data log-likelihood of a hard assignment, and the
